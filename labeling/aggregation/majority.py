@@ -1,0 +1,207 @@
+"""Majority vote (with an explicit tie rule) and weighted majority vote.
+
+Both report, as confidence, the posterior probability of the chosen label under a one-coin
+model: each annotator ``a`` is right with probability ``p_a`` and otherwise gives one of the
+``K-1`` other labels uniformly at random. Under that model the log-posterior of label ``c`` on an
+item is ``log prior[c] + sum of w_a over the votes for c`` (plus a constant), with the log-odds
+weight ``w_a = log(p_a (K-1) / (1-p_a))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import (
+    AggregationResult,
+    check_answers,
+    check_gold,
+    chosen_confidence,
+    label_totals,
+    log_odds_weights,
+    pick_labels,
+    quantize,
+    softmax_rows,
+    vote_counts,
+)
+
+
+def weighted_votes(
+    items: np.ndarray, labels: np.ndarray, weights: np.ndarray, n_items: int, n_classes: int
+) -> np.ndarray:
+    """Sum of per-answer ``weights`` per (item, label), as an ``(n_items, K)`` float table."""
+    flat = np.bincount(items * n_classes + labels, weights=weights, minlength=n_items * n_classes)
+    return flat.reshape(n_items, n_classes)
+
+
+def agreement_accuracies(
+    items: np.ndarray,
+    annotators: np.ndarray,
+    labels: np.ndarray,
+    counts: np.ndarray,
+    n_annotators: int,
+) -> np.ndarray:
+    """One-step reliability estimate: leave-one-out agreement with the other votes.
+
+    Each answer scores 1 when its label is the strict plurality of the *other* votes on the same
+    item, 1/2 when it shares the top of the other votes, 0 otherwise; answers on items with no
+    other vote are not counted. An annotator's estimate is ``(score + 1) / (counted + 2)``
+    (a Beta(1, 1) prior). Scores are multiples of 1/2, so the sums are exact and do not depend on
+    answer order.
+    """
+    n_items, _ = counts.shape
+    order = np.argsort(counts, axis=1, kind="stable")
+    top1 = np.take_along_axis(counts, order[:, -1:], axis=1)[:, 0]
+    top1_label = order[:, -1]
+    top2 = np.take_along_axis(counts, order[:, -2:-1], axis=1)[:, 0] if counts.shape[1] > 1 else np.zeros(n_items, np.int64)
+    own = counts[items, labels] - 1
+    best_other = np.where(labels == top1_label[items], top2[items], top1[items])
+    informative = counts.sum(axis=1)[items] >= 2
+    score = np.where(own > best_other, 1.0, np.where(own == best_other, 0.5, 0.0))
+    score = np.where(informative, score, 0.0)
+    agree = np.bincount(annotators, weights=score, minlength=n_annotators)
+    seen = np.bincount(annotators, weights=informative.astype(np.float64), minlength=n_annotators)
+    return (agree + 1.0) / (seen + 2.0)
+
+
+def accuracies_from_gold(
+    items: np.ndarray,
+    annotators: np.ndarray,
+    labels: np.ndarray,
+    gold: np.ndarray,
+    n_annotators: int,
+    strength: float = 2.0,
+) -> np.ndarray:
+    """Per-annotator accuracy on gold items, shrunk toward the pooled gold accuracy.
+
+    ``p_a = (right_a + strength * pooled) / (answered_gold_a + strength)``; annotators without
+    gold answers get the pooled accuracy. ``gold`` is per item, -1 where unknown.
+    """
+    known = gold[items] >= 0
+    right = known & (labels == gold[items])
+    n_right = np.bincount(annotators, weights=right.astype(np.float64), minlength=n_annotators)
+    n_known = np.bincount(annotators, weights=known.astype(np.float64), minlength=n_annotators)
+    if n_known.sum() == 0:
+        raise ValueError("no answer falls on a gold item; cannot estimate accuracies from gold")
+    pooled = (n_right.sum() + 1.0) / (n_known.sum() + 2.0)
+    return (n_right + strength * pooled) / (n_known + strength)
+
+
+def accuracies_from_confusions(confusions: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """Accuracy implied by confusion matrices: ``p_a = sum_t prior[t] * confusion[a, t, t]``."""
+    diag = np.diagonal(confusions, axis1=1, axis2=2)
+    return diag @ np.asarray(priors, dtype=np.float64)
+
+
+def majority_vote(
+    items: np.ndarray,
+    annotators: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_items: int,
+    n_annotators: int,
+    n_classes: int,
+    gold: np.ndarray | None = None,
+) -> AggregationResult:
+    """Plurality of votes per item, with an order- and naming-independent tie rule.
+
+    The label with the most votes wins (repeated answers count as separate votes). When several
+    labels share the most votes, ``tied`` is set and the tie goes, in order, to:
+
+    1. the higher reliability-weighted vote: the sum over the label's votes of the annotators'
+       one-coin log-odds weights, with accuracies from :func:`agreement_accuracies`;
+    2. the label given more often over the whole batch (the class prior);
+    3. the lowest label code (reached only when the data cannot tell the labels apart).
+
+    Confidence is the one-coin posterior of the chosen label with those accuracies and the
+    smoothed batch label frequencies as prior. ``gold`` is accepted for a uniform interface
+    and ignored: majority vote reports what the crowd said.
+    """
+    items, annotators, labels = check_answers(items, annotators, labels, n_items, n_annotators, n_classes)
+    check_gold(gold, n_items, n_classes)
+    counts = vote_counts(items, labels, n_items, n_classes)
+    n_answers = counts.sum(axis=1)
+    accuracies = agreement_accuracies(items, annotators, labels, counts, n_annotators)
+    weights = quantize(log_odds_weights(accuracies, n_classes))
+    reliability = weighted_votes(items, labels, weights[annotators], n_items, n_classes)
+    totals = label_totals(labels, n_classes)
+    prior = (totals + 1.0) / (totals.sum() + n_classes)
+    posteriors = softmax_rows(reliability + np.log(prior))
+    answered = n_answers > 0
+    chosen, tied, level = pick_labels([counts, reliability, totals[None, :]], answered)
+    return AggregationResult(
+        method="majority",
+        labels=chosen,
+        confidence=chosen_confidence(posteriors, chosen),
+        posteriors=posteriors,
+        tied=tied,
+        tie_level=level,
+        counts=counts,
+        n_answers=n_answers,
+        accuracies=accuracies,
+        priors=prior,
+    )
+
+
+def weighted_majority(
+    items: np.ndarray,
+    annotators: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_items: int,
+    n_annotators: int,
+    n_classes: int,
+    accuracies: np.ndarray | None = None,
+    gold: np.ndarray | None = None,
+    **ds_options: float,
+) -> AggregationResult:
+    """Weighted vote with log-odds weights ``log(p_a (K-1) / (1-p_a))``.
+
+    Accuracies come from, in order of preference: the ``accuracies`` argument (e.g. from a
+    previous Dawid-Skene run, see :func:`accuracies_from_confusions`); the gold items
+    (:func:`accuracies_from_gold`), when ``gold`` knows any item; otherwise a Dawid-Skene run on
+    the same answers (``ds_options`` are passed to it).
+
+    The label with the highest weighted vote wins; exact ties (weights are quantized, so sums
+    are exact) go to the label with more raw votes, then the more frequent label in the batch,
+    then the lowest code. Confidence is the one-coin posterior with a uniform prior, i.e.
+    ``softmax`` of the weighted votes.
+    """
+    items, annotators, labels = check_answers(items, annotators, labels, n_items, n_annotators, n_classes)
+    gold = check_gold(gold, n_items, n_classes)
+    if accuracies is None:
+        if gold is not None:
+            accuracies = accuracies_from_gold(items, annotators, labels, gold, n_annotators)
+        else:
+            from .dawid_skene import dawid_skene
+
+            ds = dawid_skene(
+                items, annotators, labels,
+                n_items=n_items, n_annotators=n_annotators, n_classes=n_classes, **ds_options,
+            )
+            assert ds.confusions is not None and ds.priors is not None
+            accuracies = accuracies_from_confusions(ds.confusions, ds.priors)
+    accuracies = np.asarray(accuracies, dtype=np.float64)
+    if accuracies.shape != (n_annotators,):
+        raise ValueError(f"accuracies must have shape ({n_annotators},), got {accuracies.shape}")
+    counts = vote_counts(items, labels, n_items, n_classes)
+    n_answers = counts.sum(axis=1)
+    weights = quantize(log_odds_weights(accuracies, n_classes))
+    score = weighted_votes(items, labels, weights[annotators], n_items, n_classes)
+    # Labels nobody chose score 0 like any other; a label with only negative-weight votes can
+    # therefore lose to an unchosen one, which is what the one-coin model says.
+    posteriors = softmax_rows(score.copy())
+    answered = n_answers > 0
+    totals = label_totals(labels, n_classes)
+    chosen, tied, level = pick_labels([score, counts, totals[None, :]], answered)
+    return AggregationResult(
+        method="weighted",
+        labels=chosen,
+        confidence=chosen_confidence(posteriors, chosen),
+        posteriors=posteriors,
+        tied=tied,
+        tie_level=level,
+        counts=counts,
+        n_answers=n_answers,
+        accuracies=accuracies,
+        priors=np.full(n_classes, 1.0 / n_classes),
+    )
