@@ -115,7 +115,7 @@ class Project(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(rule_kind=RuleKind.CONFIDENCE)
-                | Q(confidence_target__gt=0, confidence_target__lt=1),
+                | Q(confidence_target__isnull=False, confidence_target__gt=0, confidence_target__lt=1),
                 name="project_confidence_target_valid",
             ),
             models.CheckConstraint(condition=Q(gold_rate__gte=0, gold_rate__lte=1), name="project_gold_rate_range"),

@@ -57,6 +57,44 @@ def _class_prior(post: np.ndarray, answered: np.ndarray, smoothing: float) -> np
     return mass / mass.sum()
 
 
+def confusions_from_posteriors(
+    items: np.ndarray,
+    annotators: np.ndarray,
+    labels: np.ndarray,
+    post: np.ndarray,
+    n_annotators: int,
+    smoothing: float,
+) -> np.ndarray:
+    """One M-step: ``(n_annotators, K, K)`` confusion matrices (rows = true class, columns =
+    given label) from per-item posteriors, with ``smoothing`` added to every cell."""
+    k = post.shape[1]
+    group = annotators * k + labels
+    expected = np.stack(
+        [np.bincount(group, weights=post[items, t], minlength=n_annotators * k) for t in range(k)],
+        axis=1,
+    ).reshape(n_annotators, k, k).transpose(0, 2, 1) + smoothing
+    return expected / expected.sum(axis=2, keepdims=True)
+
+
+def answer_log_likelihood(
+    items: np.ndarray,
+    annotators: np.ndarray,
+    labels: np.ndarray,
+    log_conf: np.ndarray,
+    n_items: int,
+) -> np.ndarray:
+    """``(n_items, K)`` table of ``sum over an item's answers of log_conf[a, t, l]`` per truth t.
+
+    ``log_conf`` is indexed by the codes in ``annotators``; pass quantized values (see
+    :func:`labeling.aggregation.base.quantize`) to get order-independent exact sums.
+    """
+    per_answer = log_conf[annotators, :, labels]
+    return np.stack(
+        [np.bincount(items, weights=per_answer[:, t], minlength=n_items) for t in range(log_conf.shape[1])],
+        axis=1,
+    )
+
+
 def _finish(
     method: str,
     log_post: np.ndarray,
@@ -101,15 +139,11 @@ def dawid_skene(
     n_annotators: int,
     n_classes: int,
     gold: np.ndarray | None = None,
-    smoothing: float = 0.01,
+    smoothing: float = 0.1,
     prior_smoothing: float = 1.0,
     tol: float = 1e-7,
     max_iter: int = 100,
-    pooled: float = 0.0,
-    diag: float = 0.0,
-    diagpow: float = 1.0,
-    eb: bool = False,
-    init=None,
+    diagonal_prior: float = 0.0,
 ) -> AggregationResult:
     """Dawid-Skene EM with a full ``K x K`` confusion matrix per annotator.
 
@@ -119,6 +153,10 @@ def dawid_skene(
         gold: per-item known label, -1 where unknown; gold items are clamped to a one-hot
             posterior after every E-step (and in the majority-vote start).
         smoothing: Dirichlet pseudo-count added to every cell of every confusion row.
+        diagonal_prior: extra pseudo-count on the diagonal cells (a prior belief that
+            annotators answer correctly). 0 by default; values around 3 trade a little accuracy
+            on dense binary data for robustness when annotators have few answers each (see
+            docs/aggregation.md).
         prior_smoothing: pseudo-count added to every class of the class prior.
         tol: stop when the MAP objective per answer improves by less than this.
         max_iter: iteration cap.
@@ -143,8 +181,6 @@ def dawid_skene(
     ct = c.T.tocsr()
 
     post = _initial_posteriors(counts, n_answers)
-    if init is not None:
-        post = init.copy()
     _clamp_gold(post, gold)
     n_obs = max(items.size, 1)
     objective = -np.inf
@@ -157,17 +193,7 @@ def dawid_skene(
         n_iter += 1
         # M-step
         expected = (ct @ post).reshape(n_annotators, k, k).transpose(0, 2, 1)
-        pool = expected.sum(axis=0) + 1.0
-        pool /= pool.sum(axis=1, keepdims=True)
-        if eb:
-            grid = np.logspace(-1, 2.5, 36)
-            from scipy.special import gammaln
-            ev = []
-            for g_ in grid:
-                a_ = g_ * pool[None] + smoothing
-                ev.append((gammaln(a_.sum(-1)) - gammaln((expected + a_).sum(-1)) + (gammaln(expected + a_) - gammaln(a_)).sum(-1)).sum())
-            pooled = grid[int(np.argmax(ev))]
-        expected = expected + smoothing + pooled * pool + diag * np.eye(k) * (k * _class_prior(post, answered, prior_smoothing))[:, None] ** diagpow
+        expected = expected + smoothing + diagonal_prior * np.eye(k)
         confusions = expected / expected.sum(axis=2, keepdims=True)
         prior = _class_prior(post, answered, prior_smoothing)
         log_conf = np.log(confusions)
@@ -181,7 +207,7 @@ def dawid_skene(
             log_post = np.log(np.maximum(post, 1e-300))
         new_objective = (
             lse[answered].sum()
-            + smoothing * log_conf.sum()
+            + ((smoothing + diagonal_prior * np.eye(k)) * log_conf).sum()
             + prior_smoothing * np.log(prior).sum()
         ) / n_obs
         if new_objective - objective < tol:

@@ -1,10 +1,10 @@
 """Majority vote (with an explicit tie rule) and weighted majority vote.
 
-Both report, as confidence, the posterior probability of the chosen label under a one-coin
-model: each annotator ``a`` is right with probability ``p_a`` and otherwise gives one of the
-``K-1`` other labels uniformly at random. Under that model the log-posterior of label ``c`` on an
-item is ``log prior[c] + sum of w_a over the votes for c`` (plus a constant), with the log-odds
-weight ``w_a = log(p_a (K-1) / (1-p_a))``.
+Both report, as confidence, the posterior probability of the chosen label under a model of the
+annotators: majority vote under one Dawid-Skene step from the vote shares, weighted vote under
+the one-coin model (annotator ``a`` is right with probability ``p_a``, otherwise gives one of the
+``K-1`` other labels uniformly), where the log-posterior of label ``c`` is the sum of the log-odds
+weights ``w_a = log(p_a (K-1) / (1-p_a))`` of its votes, plus a constant.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .base import (
     softmax_rows,
     vote_counts,
 )
+from .dawid_skene import answer_log_likelihood, confusions_from_posteriors, dawid_skene
 
 
 def weighted_votes(
@@ -31,36 +32,6 @@ def weighted_votes(
     """Sum of per-answer ``weights`` per (item, label), as an ``(n_items, K)`` float table."""
     flat = np.bincount(items * n_classes + labels, weights=weights, minlength=n_items * n_classes)
     return flat.reshape(n_items, n_classes)
-
-
-def agreement_accuracies(
-    items: np.ndarray,
-    annotators: np.ndarray,
-    labels: np.ndarray,
-    counts: np.ndarray,
-    n_annotators: int,
-) -> np.ndarray:
-    """One-step reliability estimate: leave-one-out agreement with the other votes.
-
-    Each answer scores 1 when its label is the strict plurality of the *other* votes on the same
-    item, 1/2 when it shares the top of the other votes, 0 otherwise; answers on items with no
-    other vote are not counted. An annotator's estimate is ``(score + 1) / (counted + 2)``
-    (a Beta(1, 1) prior). Scores are multiples of 1/2, so the sums are exact and do not depend on
-    answer order.
-    """
-    n_items, _ = counts.shape
-    order = np.argsort(counts, axis=1, kind="stable")
-    top1 = np.take_along_axis(counts, order[:, -1:], axis=1)[:, 0]
-    top1_label = order[:, -1]
-    top2 = np.take_along_axis(counts, order[:, -2:-1], axis=1)[:, 0] if counts.shape[1] > 1 else np.zeros(n_items, np.int64)
-    own = counts[items, labels] - 1
-    best_other = np.where(labels == top1_label[items], top2[items], top1[items])
-    informative = counts.sum(axis=1)[items] >= 2
-    score = np.where(own > best_other, 1.0, np.where(own == best_other, 0.5, 0.0))
-    score = np.where(informative, score, 0.0)
-    agree = np.bincount(annotators, weights=score, minlength=n_annotators)
-    seen = np.bincount(annotators, weights=informative.astype(np.float64), minlength=n_annotators)
-    return (agree + 1.0) / (seen + 2.0)
 
 
 def accuracies_from_gold(
@@ -92,6 +63,10 @@ def accuracies_from_confusions(confusions: np.ndarray, priors: np.ndarray) -> np
     return diag @ np.asarray(priors, dtype=np.float64)
 
 
+#: Pseudo-count per confusion cell in majority vote's one-step reliability estimate.
+MAJORITY_SMOOTHING = 0.5
+
+
 def majority_vote(
     items: np.ndarray,
     annotators: np.ndarray,
@@ -104,29 +79,32 @@ def majority_vote(
 ) -> AggregationResult:
     """Plurality of votes per item, with an order- and naming-independent tie rule.
 
-    The label with the most votes wins (repeated answers count as separate votes). When several
-    labels share the most votes, ``tied`` is set and the tie goes, in order, to:
+    The label with the most votes wins (repeated answers count as separate votes). Reliability
+    is estimated with one Dawid-Skene step from the vote shares: each annotator's confusion
+    matrix is fitted to the items' vote shares (``MAJORITY_SMOOTHING`` pseudo-counts per cell),
+    and ``reliability[i, c]`` is the log-likelihood of item ``i``'s answers if its true label
+    were ``c`` (per-answer terms quantized, so sums are exact). When several labels share the
+    most votes, ``tied`` is set and the tie goes, in order, to:
 
-    1. the higher reliability-weighted vote: the sum over the label's votes of the annotators'
-       one-coin log-odds weights, with accuracies from :func:`agreement_accuracies`;
-    2. the label given more often over the whole batch (the class prior);
-    3. the lowest label code (reached only when the data cannot tell the labels apart).
+    1. the label with the higher reliability (tie_level 1);
+    2. the label given more often over the whole batch (tie_level 2);
+    3. the lowest label code (tie_level 3; only when the data cannot tell the labels apart).
 
-    Confidence is the one-coin posterior of the chosen label with those accuracies and the
-    smoothed batch label frequencies as prior. ``gold`` is accepted for a uniform interface
-    and ignored: majority vote reports what the crowd said.
+    Confidence is the posterior of the chosen label under that one-step model (reliability
+    plus log class prior, the prior being the mean vote share). ``gold`` is accepted for a
+    uniform interface and ignored: majority vote reports what the crowd said.
     """
     items, annotators, labels = check_answers(items, annotators, labels, n_items, n_annotators, n_classes)
     check_gold(gold, n_items, n_classes)
     counts = vote_counts(items, labels, n_items, n_classes)
     n_answers = counts.sum(axis=1)
-    accuracies = agreement_accuracies(items, annotators, labels, counts, n_annotators)
-    weights = quantize(log_odds_weights(accuracies, n_classes))
-    reliability = weighted_votes(items, labels, weights[annotators], n_items, n_classes)
-    totals = label_totals(labels, n_classes)
-    prior = (totals + 1.0) / (totals.sum() + n_classes)
-    posteriors = softmax_rows(reliability + np.log(prior))
     answered = n_answers > 0
+    shares = counts / np.maximum(n_answers, 1)[:, None]
+    confusions = confusions_from_posteriors(items, annotators, labels, shares, n_annotators, MAJORITY_SMOOTHING)
+    reliability = answer_log_likelihood(items, annotators, labels, quantize(np.log(confusions)), n_items)
+    prior = (shares[answered].sum(axis=0) + 1.0) / (answered.sum() + n_classes)
+    posteriors = softmax_rows(reliability + np.log(prior))
+    totals = label_totals(labels, n_classes)
     chosen, tied, level = pick_labels([counts, reliability, totals[None, :]], answered)
     return AggregationResult(
         method="majority",
@@ -137,7 +115,8 @@ def majority_vote(
         tie_level=level,
         counts=counts,
         n_answers=n_answers,
-        accuracies=accuracies,
+        accuracies=accuracies_from_confusions(confusions, prior),
+        confusions=confusions,
         priors=prior,
     )
 
@@ -172,8 +151,6 @@ def weighted_majority(
         if gold is not None:
             accuracies = accuracies_from_gold(items, annotators, labels, gold, n_annotators)
         else:
-            from .dawid_skene import dawid_skene
-
             ds = dawid_skene(
                 items, annotators, labels,
                 n_items=n_items, n_annotators=n_annotators, n_classes=n_classes, **ds_options,

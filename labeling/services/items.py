@@ -7,7 +7,6 @@ line, then insert in batches inside one transaction), so memory does not grow wi
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -148,46 +147,50 @@ def job_create_import(*, project: Project, path: str, fmt: str, allow_formulas: 
                       params={"path": path, "format": fmt, "allow_formulas": allow_formulas})
 
 
-def item_import_job(job: Job, progress) -> dict[str, Any]:
-    """Import a saved file in two streaming passes: check every line, then insert (atomically)."""
-    project = job.project
-    path, fmt = job.params["path"], job.params["format"]
-    allow_formulas = bool(job.params.get("allow_formulas"))
+def item_import_streamed(*, project: Project, open_stream: Callable[[], IO[bytes]], fmt: str,
+                         allow_formulas: bool, progress) -> ImportResult:
+    """Import a file of any size in two streaming passes: check every line (keeping only the ids),
+    then insert in batches inside one transaction. All or nothing; memory holds ids, not items.
+
+    ``progress`` has ``total(n | None)`` and ``__call__(done, force=False)`` (a job's Progress, or
+    the command's progress bar)."""
     max_bytes = settings.QUORUM["MAX_ITEM_BYTES"]
     clean_gold = _gold_cleaner(project)
+    report = ImportReport()
+    ids: list[tuple[str, int]] = []
+    progress.total(None)
+    with open_stream() as stream:
+        try:
+            for row in parse_items(stream, fmt, report, max_item_bytes=max_bytes,
+                                   allow_formulas=allow_formulas, clean_gold=clean_gold):
+                ids.append((row.external_id, row.line))
+                progress(len(ids))
+        except TooManyErrors:
+            pass
+    if report.ok:
+        try:
+            _check_existing(project, ids, report)
+        except TooManyErrors:
+            pass
+    _raise_if_errors(report)
+    progress.total(len(ids))
+    progress(0, force=True)
+    with open_stream() as stream, transaction.atomic():
+        rows = parse_items(stream, fmt, ImportReport(), max_item_bytes=max_bytes,
+                           allow_formulas=allow_formulas, clean_gold=clean_gold)
+        result = _insert(project, rows, progress)
+    progress(result.created, force=True)
+    return result
+
+
+def item_import_job(job: Job, progress) -> dict[str, Any]:
+    """The worker's side of a large import: the saved upload, imported and then removed."""
+    path = job.params["path"]
     try:
-        report = ImportReport()
-        ids: list[tuple[str, int]] = []
-        with default_storage.open(path, "rb") as stream:
-            progress.total(None)
-            try:
-                for row in parse_items(stream, fmt, report, max_item_bytes=max_bytes,
-                                       allow_formulas=allow_formulas, clean_gold=clean_gold):
-                    ids.append((row.external_id, row.line))
-                    progress(len(ids))
-            except TooManyErrors:
-                pass
-        if report.ok:
-            try:
-                _check_existing(project, ids, report)
-            except TooManyErrors:
-                pass
-        _raise_if_errors(report)
-        progress.total(len(ids))
-        progress(0, force=True)
-        with default_storage.open(path, "rb") as stream, transaction.atomic():
-            result = _insert(project, parse_items(stream, fmt, ImportReport(), max_item_bytes=max_bytes,
-                                                  allow_formulas=allow_formulas, clean_gold=clean_gold),
-                             progress)
-        return result.as_dict()
+        return item_import_streamed(
+            project=job.project, open_stream=lambda: default_storage.open(path, "rb"), fmt=job.params["format"],
+            allow_formulas=bool(job.params.get("allow_formulas")), progress=progress,
+        ).as_dict()
     finally:
         if default_storage.exists(path):
             default_storage.delete(path)
-
-
-def file_size(upload: IO[bytes]) -> int:
-    pos = upload.tell()
-    upload.seek(0, os.SEEK_END)
-    size = upload.tell()
-    upload.seek(pos)
-    return size

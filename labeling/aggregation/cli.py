@@ -1,0 +1,288 @@
+"""Core of the ``aggregate``, ``agreement`` and ``plan`` management commands (no Django here).
+
+Input files are CSV with a header holding at least ``item,annotator,label``; every value is read
+as a string (pyarrow reader). Problems with the input raise :class:`CLIError` with a message
+naming the file, the column and the line (line 1 is the header).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from . import aggregate, method_name
+from .agreement import LEVELS, annotator_agreement, fleiss_kappa, krippendorff_alpha
+from .encoding import ANSWER_COLUMNS, EncodedAnswers, encode
+from .majority import majority_vote
+from .planner import PlanResult, plan
+from .quorum import STATUS_NAMES, QuorumRule, parse_rule, quorum_status
+
+OUTPUT_COLUMNS = ("item", "label", "confidence", "answers", "status")
+
+
+class CLIError(Exception):
+    """Bad input or arguments; the message is meant for the person running the command."""
+
+
+def _first_bad_utf8_line(path: Path) -> int:
+    """1-based line of the first byte sequence that is not valid UTF-8 (0 if none found)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1
+    return 0
+
+
+def _first_ragged_line(path: Path) -> tuple[int, int, int]:
+    """(line, fields found, fields expected) of the first row whose field count differs."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        for row in reader:
+            if len(row) != len(header):
+                return reader.line_num, len(row), len(header)
+    return 0, 0, len(header)
+
+
+def read_answers(path: str | Path) -> pd.DataFrame:
+    """Read an answers CSV as strings and check it; returns columns ``item, annotator, label``."""
+    p = Path(path)
+    if not p.is_file():
+        raise CLIError(f"{p}: no such file")
+    if p.stat().st_size == 0:
+        raise CLIError(f"{p}: the file is empty (expected a header line 'item,annotator,label')")
+    try:
+        df = pd.read_csv(p, dtype=str, engine="pyarrow")
+    except pd.errors.EmptyDataError:
+        raise CLIError(f"{p}: the file is empty (expected a header line 'item,annotator,label')") from None
+    except (pd.errors.ParserError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        text = str(exc)
+        if "UTF8" in text or "utf-8" in text.lower():
+            line = _first_bad_utf8_line(p)
+            raise CLIError(f"{p}: line {line} is not valid UTF-8 text; save the file as UTF-8") from None
+        line, found, expected = _first_ragged_line(p)
+        if line:
+            raise CLIError(f"{p}: line {line} has {found} fields, the header has {expected}") from None
+        raise CLIError(f"{p}: cannot parse as CSV: {text}") from None
+    missing = [c for c in ANSWER_COLUMNS if c not in df.columns]
+    if missing:
+        found = ", ".join(map(str, df.columns)) or "none"
+        raise CLIError(
+            f"{p}: missing column(s) {', '.join(missing)} (found: {found}); "
+            f"the header must name item, annotator and label"
+        )
+    df = df[list(ANSWER_COLUMNS)]
+    if df.empty:
+        raise CLIError(f"{p}: no answers (the file has only a header)")
+    for column in ANSWER_COLUMNS:
+        blank = df[column].isna().to_numpy()
+        if blank.any():
+            line = int(np.flatnonzero(blank)[0]) + 2
+            raise CLIError(f"{p}: empty value in column '{column}' at line {line}")
+    return df
+
+
+def _rule_with_max(rule: str | None, max_answers: int | None) -> QuorumRule | None:
+    if rule is None:
+        if max_answers is not None:
+            raise CLIError("--max-answers needs --rule")
+        return None
+    try:
+        parsed = parse_rule(rule)
+        if max_answers is not None:
+            parsed = dataclasses.replace(
+                parsed, max_answers=max_answers, min_answers=min(parsed.min_answers, max_answers)
+            )
+    except ValueError as exc:
+        raise CLIError(f"bad --rule/--max-answers: {exc}") from None
+    return parsed
+
+
+def run_aggregate(
+    path: str | Path,
+    method: str,
+    output: str | Path,
+    *,
+    rule: str | None = None,
+    max_answers: int | None = None,
+) -> dict[str, Any]:
+    """Aggregate an answers file and write ``item,label,confidence,answers,status``.
+
+    ``label`` is the method's consensus, ``confidence`` its posterior probability, ``answers``
+    the number of answers on the item. ``status``: without ``rule`` every item is
+    ``accepted`` (every listed item has at least one answer and gets a label); with a rule
+    (see :func:`labeling.aggregation.parse_rule`; ``max_answers`` overrides its N), the rule is
+    applied to the item's votes: accepted when the method's label has at least K votes (or, for
+    ``confidence:`` rules, its confidence reaches the target), ``no_consensus`` when the rule can
+    no longer be met within the maximum, otherwise ``needs_more``. Rows are sorted by item.
+
+    Returns a summary: items, answers, annotators, labels, method, status counts.
+    """
+    try:
+        name = method_name(method)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    quorum = _rule_with_max(rule, max_answers)
+    answers = read_answers(path)
+    enc = encode(answers)
+    result = aggregate(name, **enc.arrays())
+    if quorum is None:
+        status = np.zeros(enc.n_items, dtype=np.int8)
+    else:
+        chosen_votes = result.counts[np.arange(enc.n_items), result.labels]
+        status = quorum_status(
+            quorum, result.n_answers, result.counts.max(axis=1), chosen_votes, result.confidence
+        )
+    table = pa.table(
+        {
+            "item": pa.array(enc.item_names, type=pa.string()),
+            "label": pa.array(enc.label_names[result.labels], type=pa.string()),
+            "confidence": pa.array(np.round(result.confidence, 6)),
+            "answers": pa.array(result.n_answers),
+            "status": pa.array(np.asarray(STATUS_NAMES, dtype=object)[status], type=pa.string()),
+        }
+    )
+    out = Path(output)
+    try:
+        pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="needed"))
+    except OSError as exc:
+        raise CLIError(f"{out}: cannot write output: {exc}") from None
+    names, counts = np.unique(status, return_counts=True)
+    return {
+        "method": name,
+        "rule": None if quorum is None else str(quorum),
+        "items": enc.n_items,
+        "answers": int(enc.items.size),
+        "annotators": enc.n_annotators,
+        "labels": enc.n_classes,
+        "status": {STATUS_NAMES[int(s)]: int(c) for s, c in zip(names, counts)},
+        "output": str(out),
+    }
+
+
+def _numeric_labels(answers: pd.DataFrame, path: str | Path, level: str) -> np.ndarray:
+    values = pd.to_numeric(answers["label"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise CLIError(
+            f"{path}: label {answers['label'].iloc[row]!r} at line {row + 2} is not a number; "
+            f"level '{level}' needs numeric labels (use --level nominal for categories)"
+        )
+    if level == "ratio" and (values < 0).any():
+        row = int(np.flatnonzero(values < 0)[0])
+        raise CLIError(f"{path}: label at line {row + 2} is negative; ratio data must be >= 0")
+    return values
+
+
+def _finite_or_none(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def run_agreement(
+    path: str | Path, level: str = "nominal", *, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Agreement report: Krippendorff's alpha (with bootstrap 95% interval), Fleiss' kappa over
+    the labels as categories, and each annotator's agreement with the majority-vote consensus.
+
+    The dictionary is JSON-ready (NaN becomes None).
+    """
+    if level not in LEVELS:
+        raise CLIError(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
+    answers = read_answers(path)
+    enc: EncodedAnswers = encode(answers)
+    if enc.n_annotators < 2:
+        raise CLIError(
+            f"{path}: agreement needs answers from at least two annotators; "
+            f"found only {enc.annotator_names[0]!r}"
+        )
+    values = enc.labels if level == "nominal" else _numeric_labels(answers, path, level)
+    try:
+        alpha = krippendorff_alpha(enc.items, values, n_items=enc.n_items, level=level, n_boot=n_boot, seed=seed)
+    except ValueError as exc:
+        raise CLIError(f"{path}: cannot compute alpha: {exc}") from None
+    mv = majority_vote(**enc.arrays())
+    share, compared = annotator_agreement(enc.items, enc.annotators, enc.labels, mv.labels, enc.n_annotators)
+    return {
+        "level": level,
+        "alpha": _finite_or_none(alpha.alpha),
+        "alpha_ci": [_finite_or_none(alpha.ci_low), _finite_or_none(alpha.ci_high)],
+        "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "item"},
+        "fleiss_kappa": _finite_or_none(fleiss_kappa(mv.counts)),
+        "items": enc.n_items,
+        "pairable_items": alpha.n_units,
+        "answers": int(enc.items.size),
+        "annotators": [
+            {"annotator": str(name), "answers": int(n), "agreement": _finite_or_none(s)}
+            for name, n, s in zip(enc.annotator_names, compared, share)
+        ],
+    }
+
+
+def format_agreement(report: dict[str, Any]) -> str:
+    """Human-readable form of :func:`run_agreement`'s report."""
+
+    def num(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.4f}"
+
+    lo, hi = report["alpha_ci"]
+    lines = [
+        f"Krippendorff's alpha ({report['level']}): {num(report['alpha'])}  "
+        f"95% CI [{num(lo)}, {num(hi)}]  ({report['bootstrap']['resamples']} bootstrap resamples of items)",
+        f"Fleiss' kappa: {num(report['fleiss_kappa'])}",
+        f"{report['answers']} answers, {report['items']} items ({report['pairable_items']} with 2+ answers), "
+        f"{len(report['annotators'])} annotators",
+        "",
+        "annotator\tanswers\tagreement with majority",
+    ]
+    lines += [f"{a['annotator']}\t{a['answers']}\t{num(a['agreement'])}" for a in report["annotators"]]
+    return "\n".join(lines)
+
+
+def parse_accuracy(text: str | float | Sequence[float]) -> float | list[float]:
+    """``"0.8"`` -> 0.8; ``"0.7,0.9"`` -> per-answer-position accuracies."""
+    if not isinstance(text, str):
+        return text  # type: ignore[return-value]
+    try:
+        parts = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise CLIError(f"--accuracy must be a number or comma-separated numbers, got {text!r}") from None
+    return parts[0] if len(parts) == 1 else parts
+
+
+def run_plan(accuracy: str | float | Sequence[float], classes: str | int, rule: str) -> PlanResult:
+    """Exact planner figures for a rule (see :func:`labeling.aggregation.plan`)."""
+    try:
+        return plan(rule, parse_accuracy(accuracy), classes)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def format_plan(result: PlanResult) -> str:
+    """Human-readable form of a :class:`PlanResult`."""
+    classes = "open (free text)" if result.n_classes is None else str(result.n_classes)
+    return "\n".join(
+        [
+            f"rule {result.rule}, accuracy {result.accuracy}, classes {classes}",
+            f"p_accept               {result.p_accept:.6f}",
+            f"p_correct_given_accept {result.p_correct_given_accept:.6f}",
+            f"p_correct              {result.p_correct:.6f}",
+            f"p_no_consensus         {result.p_no_consensus:.6f}",
+            f"expected_answers       {result.expected_answers:.6f}",
+        ]
+    )
+
+
+def to_json(data: dict[str, Any]) -> str:
+    """JSON text (no NaN: values must already be finite or None)."""
+    return json.dumps(data, indent=2, allow_nan=False)
