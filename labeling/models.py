@@ -157,8 +157,14 @@ class Item(models.Model):
     gold = models.JSONField(null=True, blank=True, help_text="Known answer, for gold items.")
     is_gold = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.OPEN)
-    answer_count = models.PositiveIntegerField(default=0)
-    lease_count = models.PositiveIntegerField(default=0)
+    answer_count = models.PositiveIntegerField(default=0, help_text="Answers that count (not excluded).")
+    lease_count = models.PositiveIntegerField(default=0, help_text="Open leases.")
+    needed = models.PositiveIntegerField(
+        default=1, help_text="Further answers needed before the rule can possibly decide."
+    )
+    open_slots = models.IntegerField(
+        default=1, help_text="needed - lease_count: leases the picker may still hand out."
+    )
     confidence = models.FloatField(null=True, blank=True, help_text="Current confidence in the leading label.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -171,26 +177,31 @@ class Item(models.Model):
             models.CheckConstraint(
                 condition=Q(is_gold=False) | Q(gold__isnull=False), name="item_gold_has_answer"
             ),
+            models.CheckConstraint(condition=Q(open_slots=F("needed") - F("lease_count")),
+                                   name="item_open_slots_consistent"),
         ]
         indexes = [
             # Status filters and per-status counts.
             models.Index(fields=["project", "status", "id"], name="item_project_status"),
-            # The task picker: active items of a project, closest to a decision first.
+            # The task picker: only items that can take a lease are in these partial indexes, in
+            # the order each task_order setting serves them (see labeling/services/tasks.py).
             models.Index(
-                fields=["project", "is_gold", "-answer_count", "id"],
+                fields=["project", "-answer_count", "id"],
                 name="item_pick_depth",
-                condition=Q(status__in=["open", "in_progress"]),
+                condition=Q(status__in=["open", "in_progress"], open_slots__gt=0, is_gold=False),
             ),
             models.Index(
-                fields=["project", "is_gold", "answer_count", "id"],
+                fields=["project", "answer_count", "id"],
                 name="item_pick_breadth",
-                condition=Q(status__in=["open", "in_progress"]),
+                condition=Q(status__in=["open", "in_progress"], open_slots__gt=0, is_gold=False),
             ),
             models.Index(
-                fields=["project", "is_gold", "confidence", "id"],
+                fields=["project", "confidence", "id"],
                 name="item_pick_uncertain",
-                condition=Q(status__in=["open", "in_progress"]),
+                condition=Q(status__in=["open", "in_progress"], open_slots__gt=0, is_gold=False),
             ),
+            models.Index(fields=["project", "answer_count", "id"], name="item_pick_gold",
+                         condition=Q(is_gold=True)),
         ]
 
     def __str__(self) -> str:
@@ -211,6 +222,7 @@ class Answer(models.Model):
     source = models.CharField(max_length=16, choices=AnswerSource.choices, default=AnswerSource.INTERNAL)
     client_request_id = models.CharField(max_length=64, null=True, blank=True)
     excluded = models.BooleanField(default=False, help_text="Left out of decisions (paused annotator).")
+    result = models.JSONField(null=True, blank=True, help_text="What the submission returned (for retries).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -228,6 +240,63 @@ class Answer(models.Model):
         ]
         indexes = [
             models.Index(fields=["annotator", "created_at"], name="answer_annotator_time"),
+        ]
+
+
+class LeaseState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ANSWERED = "answered", "Answered"
+    SKIPPED = "skipped", "Skipped"
+    EXPIRED = "expired", "Expired"
+    RELEASED = "released", "Released"
+
+
+class Lease(models.Model):
+    """An item handed to one annotator until ``expires_at``. A skipped lease keeps the item away
+    from that annotator for good. Open leases are counted on the item (``lease_count``)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
+    annotator = models.ForeignKey("annotators.Annotator", on_delete=models.CASCADE, related_name="leases")
+    state = models.CharField(max_length=16, choices=LeaseState.choices, default=LeaseState.ACTIVE)
+    is_gold = models.BooleanField(default=False)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], condition=Q(state="active"),
+                                    name="lease_one_active_per_item_annotator"),
+            models.UniqueConstraint(fields=["item", "annotator"], condition=Q(state="skipped"),
+                                    name="lease_one_skip_per_item_annotator"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "expires_at"], name="lease_active_expiry",
+                         condition=Q(state="active")),
+            models.Index(fields=["annotator", "item"], name="lease_annotator_item"),
+            models.Index(fields=["annotator", "project", "state"], name="lease_annotator_state"),
+        ]
+
+
+class AnnotatorEstimate(models.Model):
+    """What the last aggregation run (and the gold items) say about one annotator in one project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="estimates")
+    annotator = models.ForeignKey("annotators.Annotator", on_delete=models.CASCADE, related_name="estimates")
+    accuracy = models.FloatField(null=True, blank=True, help_text="Estimated probability of a right answer.")
+    confusion = models.JSONField(null=True, blank=True, help_text="Rows: true label; columns: given label.")
+    labels = models.JSONField(default=list, blank=True, help_text="Label order of the confusion matrix.")
+    answers = models.PositiveIntegerField(default=0)
+    gold_answers = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator"], name="estimate_unique"),
+            models.CheckConstraint(condition=Q(gold_correct__lte=F("gold_answers")), name="estimate_gold_le"),
         ]
 
 

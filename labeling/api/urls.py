@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from labeling.api import views
 
@@ -17,4 +17,5 @@ urlpatterns = [
     path("jobs/<int:job_id>", views.JobDetail.as_view(), name="api-job"),
     path("tokens", views.TokenListCreate.as_view(), name="api-tokens"),
     path("tokens/<int:token_id>", views.TokenDetail.as_view(), name="api-token"),
+    path("", include("labeling.exports.urls")),
 ]

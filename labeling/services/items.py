@@ -83,11 +83,14 @@ def _insert(project: Project, rows: Iterable[ParsedItem], progress: Callable[[in
         if progress is not None:
             progress(created)
 
+    from labeling.services.decisions import initial_needed
+
+    needed = initial_needed(project)
     for row in rows:
         is_gold = row.gold is not None
         gold += is_gold
         batch.append(Item(project=project, external_id=row.external_id, data=row.data, gold=row.gold,
-                          is_gold=is_gold, status=ItemStatus.OPEN))
+                          is_gold=is_gold, status=ItemStatus.OPEN, needed=needed, open_slots=needed))
         if len(batch) >= batch_size:
             flush()
     if batch:

@@ -1,0 +1,3 @@
+"""Dataset version routes under /api/v1/ (filled in by the exports work)."""
+
+urlpatterns: list = []
