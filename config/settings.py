@@ -265,7 +265,16 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "reaggregate-due": {
+        "task": "labeling.tasks.reaggregate_due",
+        "schedule": float(env_int("QUORUM_REAGGREGATE_SECONDS", 600)),
+    },
+    "expire-leases": {
+        "task": "labeling.tasks.expire_leases",
+        "schedule": float(env_int("QUORUM_EXPIRE_LEASES_SECONDS", 60)),
+    },
+}
 # Never run tasks inside the web request: eager mode is switched on by the unit tests only.
 CELERY_TASK_ALWAYS_EAGER = False
 
@@ -277,3 +286,32 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("QUORUM_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Dataset exports (labeling/exports; docs/exports.md) ------------------------------------------
+# Storage is local disk (QUORUM_EXPORTS_DIR, default <media>/datasets) unless an S3 bucket is set;
+# AWS keys come from boto3's usual sources (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles, roles).
+QUORUM_EXPORTS = {
+    "DIR": env_str("QUORUM_EXPORTS_DIR"),
+    "STORAGE": "s3" if env_str("QUORUM_S3_BUCKET") else "disk",
+    "S3_BUCKET": env_str("QUORUM_S3_BUCKET"),
+    "S3_PREFIX": env_str("QUORUM_S3_PREFIX", "quorum"),
+    "S3_REGION": env_str("QUORUM_S3_REGION"),
+    "S3_ENDPOINT_URL": env_str("QUORUM_S3_ENDPOINT_URL"),
+    "S3_ADDRESSING_STYLE": env_str("QUORUM_S3_ADDRESSING_STYLE"),
+    "S3_MULTIPART_THRESHOLD": env_int("QUORUM_S3_MULTIPART_THRESHOLD", 8 * 1024 * 1024),
+    "S3_MULTIPART_CHUNKSIZE": env_int("QUORUM_S3_MULTIPART_CHUNKSIZE", 8 * 1024 * 1024),
+    "PRESIGN_SECONDS": env_int("QUORUM_S3_PRESIGN_SECONDS", 3600),
+    # Rows read from the database per query, and Parquet rows per row group.
+    "CHUNK_SIZE": env_int("QUORUM_EXPORT_CHUNK_SIZE", 5000),
+    "PARQUET_ROW_GROUP": env_int("QUORUM_EXPORT_PARQUET_ROW_GROUP", 50_000),
+    # A running export reports every HEARTBEAT_SECONDS; the sweep fails one silent for STALE_AFTER_SECONDS.
+    "HEARTBEAT_SECONDS": env_int("QUORUM_EXPORT_HEARTBEAT_SECONDS", 5),
+    "STALE_AFTER_SECONDS": env_int("QUORUM_EXPORT_STALE_AFTER_SECONDS", 120),
+    "WEBHOOK_MAX_ATTEMPTS": env_int("QUORUM_WEBHOOK_MAX_ATTEMPTS", 6),
+    "WEBHOOK_TIMEOUT_SECONDS": env_int("QUORUM_WEBHOOK_TIMEOUT_SECONDS", 10),
+    "WEBHOOK_BACKOFF_SECONDS": env_int("QUORUM_WEBHOOK_BACKOFF_SECONDS", 10),
+    # Absolute base URL put in webhook bodies (e.g. https://quorum.example.org); paths only when empty.
+    "PUBLIC_URL": env_str("QUORUM_PUBLIC_URL"),
+}
+CELERY_BEAT_SCHEDULE["quorum-exports-sweep"] = {"task": "labeling.exports.tasks.sweep_exports", "schedule": 300.0}
+TEMPLATES[0]["DIRS"].append(BASE_DIR / "labeling" / "exports" / "templates")
