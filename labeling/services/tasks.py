@@ -62,13 +62,17 @@ def _release_counts(item_ids: list[int]) -> None:
 
 
 def lease_expire_due(*, project: Project, now=None) -> int:
-    """Return overdue leases to the pool. Cheap when there are none (a partial index on expiry)."""
+    """Return overdue leases to the pool. Cheap when there are none (a partial index on expiry).
+
+    Lock order everywhere is item, then lease. Here both rows are taken in one statement with
+    SKIP LOCKED, so expiry never waits on (or deadlocks with) a submission holding an item; a
+    lease whose item is busy is simply expired on a later call."""
     now = now or timezone.now()
     with transaction.atomic():
         due = Lease.objects.filter(project=project, state=LeaseState.ACTIVE, expires_at__lt=now)
         if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        rows = list(due.values_list("id", "item_id")[:EXPIRY_BATCH])
+            due = due.select_related("item").select_for_update(skip_locked=True, of=("self", "item"))
+        rows = [(lease.pk, lease.item_id) for lease in due.only("id", "item_id", "item__id")[:EXPIRY_BATCH]]
         if not rows:
             return 0
         Lease.objects.filter(pk__in=[r[0] for r in rows]).update(state=LeaseState.EXPIRED, closed_at=now)
@@ -152,12 +156,12 @@ def lease_skip(*, lease: Lease, annotator: Annotator) -> Lease:
     if lease.annotator_id != annotator.pk:
         raise DomainError.single("lease", "not your lease", status=404, code="not_found")
     with transaction.atomic():
+        Item.objects.select_for_update().filter(pk=lease.item_id).first()  # item first, then lease
         lease = Lease.objects.select_for_update().get(pk=lease.pk)
         if lease.state == LeaseState.SKIPPED:
             return lease
         if lease.state == LeaseState.ANSWERED:
             raise DomainError.single("lease", "you already answered this item", status=409, code="already_answered")
-        Item.objects.select_for_update().filter(pk=lease.item_id).first()
         was_active = lease.state == LeaseState.ACTIVE
         # A skip also records an expired lease as skipped: the annotator chose not to answer.
         Lease.objects.filter(item_id=lease.item_id, annotator=annotator, state=LeaseState.SKIPPED).delete()
@@ -174,8 +178,10 @@ def lease_skip(*, lease: Lease, annotator: Annotator) -> Lease:
 def lease_release_all(*, project: Project, annotator: Annotator) -> int:
     """Release every open lease of an annotator in a project (when they are paused or removed)."""
     with transaction.atomic():
-        rows = list(Lease.objects.select_for_update().filter(project=project, annotator=annotator,
-                                                             state=LeaseState.ACTIVE).values_list("id", "item_id"))
+        held = Lease.objects.filter(project=project, annotator=annotator, state=LeaseState.ACTIVE)
+        item_ids = sorted(held.values_list("item_id", flat=True))
+        list(Item.objects.select_for_update().filter(pk__in=item_ids).order_by("pk").values_list("pk"))
+        rows = list(held.select_for_update().values_list("id", "item_id"))
         Lease.objects.filter(pk__in=[r[0] for r in rows]).update(state=LeaseState.RELEASED, closed_at=timezone.now())
         _release_counts([r[1] for r in rows])
     return len(rows)
