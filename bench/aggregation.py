@@ -1,11 +1,11 @@
 """Benchmark: this engine vs crowd-kit on synthetic answers with known truth.
 
-    .venv/bin/python bench/aggregation.py [--skip-big] [--items 100000] [--seed 0]
+    .venv/bin/python bench/aggregation.py [--skip-big] [--items 100000] [--seed 0] [--repeat 3]
 
 Generates ``--items`` items x 5 answers (3 classes; annotators of uneven quality, including
 random and constant spammers; annotator activity skewed), writes them to a CSV of string labels
 under bench/out/, then for each pair measures the wall time from reading that CSV to the decided
-labels, in the same process:
+labels, in the same process (best of ``--repeat`` interleaved runs per side, default 3):
 
     majority    vs crowd-kit MajorityVote()
     one_coin    vs crowd-kit OneCoinDawidSkene(n_iter=100)
@@ -21,7 +21,6 @@ RSS after imports) at 1x and 10x the answers, to show it grows linearly. With --
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import time
@@ -106,14 +105,22 @@ def accuracy(labels: pd.Series, truth: pd.Series) -> float:
     return float((labels.reindex(truth.index).to_numpy() == truth.to_numpy()).mean())
 
 
+def _status_kib(field: str) -> int:
+    """A memory field of /proc/self/status in KiB (Linux). VmHWM, unlike ru_maxrss, is not
+    inherited from the parent across fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def child_peak(path: Path, method: str) -> None:
-    """Run in a child: print '<peak RSS MB above baseline> <seconds>' for our pipeline."""
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """Run in a child: print '<peak RSS MiB above the RSS after imports> <seconds>'."""
+    base = _status_kib("VmRSS")
     t0 = time.perf_counter()
     ours(path, method)
     elapsed = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{(peak - base) / 1024:.1f} {elapsed:.3f}")
+    print(f"{(_status_kib('VmHWM') - base) / 1024:.1f} {elapsed:.3f}")
 
 
 def measure_child(path: Path, method: str) -> tuple[float, float]:
@@ -136,6 +143,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-big", action="store_true", help="skip the 10x (5M answers) run")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per side (best is kept)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--method", default="dawid_skene", help=argparse.SUPPRESS)
@@ -145,6 +153,7 @@ def main() -> None:
         return
 
     args.out.mkdir(parents=True, exist_ok=True)
+    print(f"load average at start: {Path('/proc/loadavg').read_text().split()[0]} (2 cores)")
     path, truth = write_csv(args.items, args.seed, args.out)
     n_answers = args.items * ANSWERS_PER_ITEM
     print(f"{n_answers:,} answers on {args.items:,} items, 3 classes; CSV {path} ({path.stat().st_size / 1e6:.1f} MB)")
@@ -152,8 +161,12 @@ def main() -> None:
     ratios: dict[str, tuple[float, float, float]] = {}
     for method in ("majority", "one_coin", "dawid_skene"):
         ours(path, method)  # warm-up (imports, page cache)
-        mine, r1, f1 = ours(path, method)
-        theirs, r2, f2 = crowdkit(path, method)
+        runs_ours, runs_theirs = [], []
+        for _ in range(args.repeat):  # interleaved; best of --repeat for each side
+            runs_ours.append(ours(path, method))
+            runs_theirs.append(crowdkit(path, method))
+        mine, r1, f1 = min(runs_ours, key=lambda run: run[1] + run[2])
+        theirs, r2, f2 = min(runs_theirs, key=lambda run: run[1] + run[2])
         a1, a2 = accuracy(mine, truth), accuracy(theirs, truth)
         print(f"{method:<12} {'ours':<10} {a1:7.4f} {r1:7.3f} {f1:8.3f} {r1 + f1:8.3f}")
         print(f"{'':<12} {'crowd-kit':<10} {a2:7.4f} {r2:7.3f} {f2:8.3f} {r2 + f2:8.3f}")
@@ -173,6 +186,7 @@ def main() -> None:
         mem10, sec10 = measure_child(big_path, "dawid_skene")
         print(f"peak memory, dawid_skene read-to-labels, {10 * n_answers:,} answers: {mem10:.0f} MB above baseline "
               f"({sec10:.2f} s); memory ratio 10x answers: {mem10 / mem1:.1f}x")
+    print(f"load average at end: {Path('/proc/loadavg').read_text().split()[0]}")
     print(
         "KEY RATIOS (crowd-kit time / ours, read-to-labels | after reading; accuracy diff in points): "
         + "; ".join(f"{m} {t:.1f}x | {f:.1f}x ({d:+.2f})" for m, (t, f, d) in ratios.items())

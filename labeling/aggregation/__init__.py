@@ -24,7 +24,7 @@ from .agreement import (
 from .base import AggregationResult, vote_counts
 from .calibration import expected_calibration_error
 from .dawid_skene import dawid_skene, one_coin
-from .encoding import EncodedAnswers, encode
+from .encoding import EncodedAnswers, OpenEncodedAnswers, encode, encode_open
 from .majority import (
     accuracies_from_confusions,
     accuracies_from_gold,
@@ -86,9 +86,9 @@ def aggregate(
 
 __all__ = [
     "AggregationResult", "AlphaResult", "Decision", "DecisionBatch", "DEFAULT_TEXT_OPS",
-    "EncodedAnswers", "METHODS", "PlanResult", "QuorumRule", "STATUS_NAMES",
+    "EncodedAnswers", "METHODS", "OpenEncodedAnswers", "PlanResult", "QuorumRule", "STATUS_NAMES",
     "accuracies_from_confusions", "accuracies_from_gold", "aggregate", "annotator_agreement",
-    "cohen_kappa_matrix", "dawid_skene", "decide_item", "decide_items", "encode",
+    "cohen_kappa_matrix", "dawid_skene", "decide_item", "decide_items", "encode", "encode_open",
     "expected_calibration_error", "fleiss_kappa", "item_agreement", "krippendorff_alpha",
     "label_confusion", "majority_vote", "median_consensus", "method_name", "multichoice_key",
     "multichoice_keys", "normalize_text", "one_coin", "parse_rule", "plan", "quorum_status",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import krippendorff
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .base import check_answers, vote_counts
@@ -39,9 +40,23 @@ def _value_table(
     items: np.ndarray, values: np.ndarray, n_items: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Units x values count table (only units with >= 2 values) and the sorted value domain."""
-    domain, codes = np.unique(np.asarray(values), return_inverse=True)
+    codes, domain = pd.factorize(np.asarray(values), sort=True)
     table = vote_counts(items, codes.astype(np.int64), n_items, len(domain))
-    return table[table.sum(axis=1) >= 2], domain
+    return table[table.sum(axis=1) >= 2], np.asarray(domain)
+
+
+def _unit_patterns(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a units x values count table and how many units show each.
+
+    Rows are packed into one integer each (base = largest count + 1) when that fits in 63 bits,
+    which is much faster than ``np.unique(axis=0)``.
+    """
+    base = int(table.max()) + 1
+    if table.shape[1] * np.log2(base) < 62:
+        keys = table @ (base ** np.arange(table.shape[1], dtype=np.int64))
+        _, first, freq = np.unique(keys, return_index=True, return_counts=True)
+        return table[first], freq
+    return np.unique(table, axis=0, return_counts=True)
 
 
 def _distance(level: str, domain: np.ndarray, n_v: np.ndarray) -> np.ndarray:
@@ -111,7 +126,7 @@ def krippendorff_alpha(
         raise ValueError("alpha needs at least two distinct values")
     if table.shape[0] == 0:
         raise ValueError("alpha needs at least one item with two or more answers")
-    patterns, freq = np.unique(table, axis=0, return_counts=True)
+    patterns, freq = _unit_patterns(table)
     m = patterns.sum(axis=1)
     per_pattern = (
         patterns[:, :, None] * patterns[:, None, :] - patterns[:, :, None] * np.eye(len(domain))

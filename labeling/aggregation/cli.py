@@ -62,7 +62,8 @@ def read_answers(path: str | Path) -> pd.DataFrame:
     if p.stat().st_size == 0:
         raise CLIError(f"{p}: the file is empty (expected a header line 'item,annotator,label')")
     try:
-        df = pd.read_csv(p, dtype=str, engine="pyarrow")
+        # only an empty field is missing: "NA", "None", "null" ... are ordinary values
+        df = pd.read_csv(p, dtype=str, engine="pyarrow", keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         raise CLIError(f"{p}: the file is empty (expected a header line 'item,annotator,label')") from None
     except (pd.errors.ParserError, pa.ArrowInvalid, UnicodeDecodeError) as exc:

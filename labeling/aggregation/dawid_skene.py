@@ -53,7 +53,7 @@ def _initial_posteriors(counts: np.ndarray, n_answers: np.ndarray) -> np.ndarray
 
 def _class_prior(post: np.ndarray, answered: np.ndarray, smoothing: float) -> np.ndarray:
     """MAP class prior from the answered items' posteriors with additive smoothing."""
-    mass = post[answered].sum(axis=0) + smoothing
+    mass = answered.astype(np.float64) @ post + smoothing
     return mass / mass.sum()
 
 
@@ -97,13 +97,13 @@ def answer_log_likelihood(
 
 def _finish(
     method: str,
-    log_post: np.ndarray,
+    post: np.ndarray,
     counts: np.ndarray,
     labels_given: np.ndarray,
     gold: np.ndarray | None,
     **extra: object,
 ) -> AggregationResult:
-    """Pick labels from log-posteriors and pack the result.
+    """Pick labels from posteriors and pack the result.
 
     Labels whose log-posterior is within :data:`LOG_TIE_TOL` of the best are tied; the tie goes to
     the label with more votes, then to the label given more often in the batch, then to the
@@ -114,14 +114,14 @@ def _finish(
     answered = n_answers > 0
     if gold is not None:
         answered = answered | (gold >= 0)
-    posteriors = np.exp(log_post)
+    log_post = np.log(np.maximum(post, np.finfo(float).tiny))
     totals = label_totals(labels_given, n_classes)
     chosen, tied, level = pick_labels([log_post, counts, totals[None, :]], answered, LOG_TIE_TOL)
     return AggregationResult(
         method=method,
         labels=chosen,
-        confidence=chosen_confidence(posteriors, chosen),
-        posteriors=posteriors,
+        confidence=chosen_confidence(post, chosen),
+        posteriors=post,
         tied=tied,
         tie_level=level,
         counts=counts,
@@ -143,9 +143,15 @@ def dawid_skene(
     prior_smoothing: float = 1.0,
     tol: float = 1e-7,
     max_iter: int = 100,
-    diagonal_prior: float = 0.0,
+    min_answers_per_cell: float = 2.0,
 ) -> AggregationResult:
     """Dawid-Skene EM with a full ``K x K`` confusion matrix per annotator.
+
+    A ``K x K`` confusion matrix has ``K (K - 1)`` free parameters; an annotator with fewer than
+    ``min_answers_per_cell * K**2`` answers cannot pin them down, and EM then overfits to them.
+    Such annotators share one pooled confusion matrix (reported in each of their rows of
+    ``confusions``); everyone else gets their own. Set ``min_answers_per_cell=0`` for the
+    textbook model. The choice depends only on answer counts, so it is order independent.
 
     Args:
         items, annotators, labels: one entry per answer (integer codes).
@@ -153,13 +159,10 @@ def dawid_skene(
         gold: per-item known label, -1 where unknown; gold items are clamped to a one-hot
             posterior after every E-step (and in the majority-vote start).
         smoothing: Dirichlet pseudo-count added to every cell of every confusion row.
-        diagonal_prior: extra pseudo-count on the diagonal cells (a prior belief that
-            annotators answer correctly). 0 by default; values around 3 trade a little accuracy
-            on dense binary data for robustness when annotators have few answers each (see
-            docs/aggregation.md).
         prior_smoothing: pseudo-count added to every class of the class prior.
         tol: stop when the MAP objective per answer improves by less than this.
         max_iter: iteration cap.
+        min_answers_per_cell: pooling threshold, see above.
 
     Returns:
         An :class:`AggregationResult` with ``posteriors``, ``confusions``
@@ -173,10 +176,13 @@ def dawid_skene(
     counts = vote_counts(items, labels, n_items, k)
     n_answers = counts.sum(axis=1)
     answered = n_answers > 0
-    cols = annotators * k + labels
-    c = sp.csr_matrix(
-        (np.ones(items.size), (items, cols)), shape=(n_items, n_annotators * k)
-    )
+    per_annotator = np.bincount(annotators, minlength=n_annotators)
+    sparse = per_annotator < min_answers_per_cell * k * k
+    # slot of each annotator's confusion matrix: own slot, or the shared last one
+    slot = np.where(sparse, n_annotators, np.arange(n_annotators))
+    n_slots = n_annotators + 1
+    cols = slot[annotators] * k + labels
+    c = sp.csr_matrix((np.ones(items.size), (items, cols)), shape=(n_items, n_slots * k))
     c.sum_duplicates()
     ct = c.T.tocsr()
 
@@ -186,28 +192,24 @@ def dawid_skene(
     objective = -np.inf
     converged = False
     n_iter = 0
-    log_post = np.log(np.maximum(post, 1e-300))
-    confusions = np.full((n_annotators, k, k), 1.0 / k)
+    confusions = np.full((n_slots, k, k), 1.0 / k)
     prior = np.full(k, 1.0 / k)
     while n_iter < max_iter:
         n_iter += 1
         # M-step
-        expected = (ct @ post).reshape(n_annotators, k, k).transpose(0, 2, 1)
-        expected = expected + smoothing + diagonal_prior * np.eye(k)
+        expected = (ct @ post).reshape(n_slots, k, k).transpose(0, 2, 1) + smoothing
         confusions = expected / expected.sum(axis=2, keepdims=True)
         prior = _class_prior(post, answered, prior_smoothing)
         log_conf = np.log(confusions)
         # E-step
-        table = log_conf.transpose(0, 2, 1).reshape(n_annotators * k, k)
+        table = log_conf.transpose(0, 2, 1).reshape(n_slots * k, k)
         scores = c @ table + np.log(prior)
         log_post, lse = log_softmax_rows(scores)
         post = np.exp(log_post)
         _clamp_gold(post, gold)
-        if gold is not None:
-            log_post = np.log(np.maximum(post, 1e-300))
         new_objective = (
             lse[answered].sum()
-            + ((smoothing + diagonal_prior * np.eye(k)) * log_conf).sum()
+            + smoothing * log_conf.sum()
             + prior_smoothing * np.log(prior).sum()
         ) / n_obs
         if new_objective - objective < tol:
@@ -216,12 +218,12 @@ def dawid_skene(
         objective = new_objective
     return _finish(
         "dawid_skene",
-        log_post,
+        post,
         counts,
         labels,
         gold,
-        accuracies=np.diagonal(confusions, axis1=1, axis2=2) @ prior,
-        confusions=confusions,
+        accuracies=np.diagonal(confusions[slot], axis1=1, axis2=2) @ prior,
+        confusions=confusions[slot],
         priors=prior,
         n_iter=n_iter,
         converged=converged,
@@ -241,6 +243,7 @@ def one_coin(
     prior_smoothing: float = 1.0,
     tol: float = 1e-7,
     max_iter: int = 100,
+    uniform_prior: bool = False,
 ) -> AggregationResult:
     """One-coin Dawid-Skene: one accuracy ``p_a`` per annotator, errors uniform over K-1 labels.
 
@@ -248,7 +251,9 @@ def one_coin(
     ``p_a = (expected right answers + alpha - 1) / (answers + alpha + beta - 2)`` for the Beta
     ``skill_prior = (alpha, beta)`` (default Beta(2, 1): a mild lean to better than chance), and
     the E-step adds each vote's log-odds weight to its label's score. ``confusions`` in the
-    result is the implied ``K x K`` matrix per annotator.
+    result is the implied ``K x K`` matrix per annotator. ``uniform_prior=True`` keeps the class
+    prior uniform instead of learning it, for item-local label codes (free text from
+    :func:`labeling.aggregation.encoding.encode_open`).
     """
     items, annotators, labels = check_answers(items, annotators, labels, n_items, n_annotators, n_classes)
     gold = check_gold(gold, n_items, n_classes)
@@ -266,7 +271,6 @@ def one_coin(
     objective = -np.inf
     converged = False
     n_iter = 0
-    log_post = np.log(np.maximum(post, 1e-300))
     skill = np.full(n_annotators, 0.5)
     prior = np.full(k, 1.0 / k)
     wrong_share = np.log(max(k - 1, 1))
@@ -277,7 +281,8 @@ def one_coin(
         skill = np.clip(
             (right + alpha - 1.0) / (per_annotator + alpha + beta - 2.0), 1e-6, 1.0 - 1e-6
         )
-        prior = _class_prior(post, answered, prior_smoothing)
+        if not uniform_prior:
+            prior = _class_prior(post, answered, prior_smoothing)
         # E-step
         weights = log_odds_weights(skill, k)
         scores = np.bincount(flat, weights=weights[annotators], minlength=n_items * k)
@@ -285,8 +290,6 @@ def one_coin(
         log_post, lse = log_softmax_rows(scores)
         post = np.exp(log_post)
         _clamp_gold(post, gold)
-        if gold is not None:
-            log_post = np.log(np.maximum(post, 1e-300))
         base = per_annotator @ (np.log1p(-skill) - wrong_share)
         new_objective = (
             lse[answered].sum()
@@ -305,7 +308,7 @@ def one_coin(
         confusions[:, np.arange(k), np.arange(k)] = skill[:, None]
     return _finish(
         "one_coin",
-        log_post,
+        post,
         counts,
         labels,
         gold,

@@ -13,6 +13,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .textnorm import DEFAULT_TEXT_OPS, normalize_text
+
 ANSWER_COLUMNS = ("item", "annotator", "label")
 
 
@@ -119,4 +121,94 @@ def encode(
         item_names=item_names,
         annotator_names=annotator_names,
         label_names=names,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class OpenEncodedAnswers:
+    """Free-text answers with *item-local* label codes.
+
+    Label code ``c`` on item ``i`` is the ``c``-th distinct normalised text given on that item,
+    in sorted order: ``texts[offsets[i] + c]``. ``n_classes`` is the largest number of distinct
+    texts on one item, so the dense per-item tables stay small however many different texts
+    exist overall. Codes mean nothing across items: use methods that do not learn per-label
+    parameters (majority or one-coin with ``uniform_prior=True``, weighted), not Dawid-Skene.
+    """
+
+    items: np.ndarray
+    annotators: np.ndarray
+    labels: np.ndarray
+    item_names: np.ndarray
+    annotator_names: np.ndarray
+    texts: np.ndarray
+    offsets: np.ndarray
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_names)
+
+    @property
+    def n_annotators(self) -> int:
+        return len(self.annotator_names)
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.labels.max()) + 1 if self.labels.size else 1
+
+    def arrays(self) -> dict[str, object]:
+        """Keyword arguments for :func:`labeling.aggregation.aggregate` and friends."""
+        return {
+            "items": self.items,
+            "annotators": self.annotators,
+            "labels": self.labels,
+            "n_items": self.n_items,
+            "n_annotators": self.n_annotators,
+            "n_classes": self.n_classes,
+        }
+
+    def label_texts(self, labels: np.ndarray) -> np.ndarray:
+        """Text of each item's label code (one code per item, -1 -> None)."""
+        labels = np.asarray(labels)
+        out = np.full(labels.size, None, dtype=object)
+        known = labels >= 0
+        out[known] = self.texts[self.offsets[np.flatnonzero(known)] + labels[known]]
+        return out
+
+
+def encode_open(
+    data: pd.DataFrame | None = None,
+    *,
+    items: Iterable[object] | None = None,
+    annotators: Iterable[object] | None = None,
+    texts: Iterable[object] | None = None,
+    ops: Sequence[str] | None = None,
+) -> OpenEncodedAnswers:
+    """Encode free-text answers: normalise (see :func:`labeling.aggregation.normalize_text`;
+    ``ops=None`` uses every operation) and give each distinct text an item-local code.
+
+    ``data`` may be a DataFrame with columns ``item, annotator, label``.
+    """
+    if data is not None:
+        missing = [c for c in ANSWER_COLUMNS if c not in data.columns]
+        if missing:
+            raise ValueError(f"missing column(s): {', '.join(missing)}")
+        items, annotators, texts = data["item"], data["annotator"], data["label"]
+    if items is None or annotators is None or texts is None:
+        raise ValueError("give a DataFrame or all of items, annotators and texts")
+    item_codes, item_names = factorize_sorted(items)
+    annotator_codes, annotator_names = factorize_sorted(annotators)
+    text_codes, text_names = factorize_sorted(normalize_text(texts, DEFAULT_TEXT_OPS if ops is None else ops))
+    if not (item_codes.size == annotator_codes.size == text_codes.size):
+        raise ValueError("items, annotators and texts differ in length")
+    n_texts = max(len(text_names), 1)
+    pairs, pair_of_answer = np.unique(item_codes * n_texts + text_codes, return_inverse=True)
+    offsets = np.searchsorted(pairs // n_texts, np.arange(len(item_names)))
+    return OpenEncodedAnswers(
+        items=item_codes,
+        annotators=annotator_codes,
+        labels=(pair_of_answer - offsets[item_codes]).astype(np.int64),
+        item_names=item_names,
+        annotator_names=annotator_names,
+        texts=text_names[pairs % n_texts],
+        offsets=offsets,
     )

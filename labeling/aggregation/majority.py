@@ -76,6 +76,7 @@ def majority_vote(
     n_annotators: int,
     n_classes: int,
     gold: np.ndarray | None = None,
+    uniform_prior: bool = False,
 ) -> AggregationResult:
     """Plurality of votes per item, with an order- and naming-independent tie rule.
 
@@ -87,12 +88,16 @@ def majority_vote(
     most votes, ``tied`` is set and the tie goes, in order, to:
 
     1. the label with the higher reliability (tie_level 1);
-    2. the label given more often over the whole batch (tie_level 2);
-    3. the lowest label code (tie_level 3; only when the data cannot tell the labels apart).
+    2. the label with the higher class prior, i.e. mean vote share over the answered items
+       plus one pseudo-count per label (tie_level 2);
+    3. the lowest label code (tie_level 3; only when the data cannot tell the labels apart,
+       and then the tied labels also have equal confidence).
 
-    Confidence is the posterior of the chosen label under that one-step model (reliability
-    plus log class prior, the prior being the mean vote share). ``gold`` is accepted for a
-    uniform interface and ignored: majority vote reports what the crowd said.
+    Confidence is the posterior of the chosen label under that one-step model: softmax of
+    reliability plus log class prior. ``uniform_prior=True`` drops the class prior (and its tie
+    key), for item-local label codes such as free text from
+    :func:`labeling.aggregation.encoding.encode_open`. ``gold`` is accepted for a uniform
+    interface and ignored: majority vote reports what the crowd said.
     """
     items, annotators, labels = check_answers(items, annotators, labels, n_items, n_annotators, n_classes)
     check_gold(gold, n_items, n_classes)
@@ -102,10 +107,13 @@ def majority_vote(
     shares = counts / np.maximum(n_answers, 1)[:, None]
     confusions = confusions_from_posteriors(items, annotators, labels, shares, n_annotators, MAJORITY_SMOOTHING)
     reliability = answer_log_likelihood(items, annotators, labels, quantize(np.log(confusions)), n_items)
-    prior = (shares[answered].sum(axis=0) + 1.0) / (answered.sum() + n_classes)
-    posteriors = softmax_rows(reliability + np.log(prior))
-    totals = label_totals(labels, n_classes)
-    chosen, tied, level = pick_labels([counts, reliability, totals[None, :]], answered)
+    if uniform_prior:
+        prior = np.full(n_classes, 1.0 / n_classes)
+    else:
+        prior = (shares[answered].sum(axis=0) + 1.0) / (answered.sum() + n_classes)
+    log_prior = quantize(np.log(prior))
+    posteriors = softmax_rows(reliability + log_prior)
+    chosen, tied, level = pick_labels([counts, reliability, log_prior[None, :]], answered)
     return AggregationResult(
         method="majority",
         labels=chosen,

@@ -54,30 +54,20 @@ def test_majority_at_least_crowdkit_majority(name: str) -> None:
     assert _accuracy(name, "majority") >= _crowdkit_accuracy(name, MajorityVote())
 
 
-DS_KNOWN_SHORTFALL = {
-    # Converged Dawid-Skene is worse than majority vote on adult2 (0.7406 here; crowd-kit's own
-    # fixed 100 iterations give 0.7493). crowd-kit's default reaches 0.7666 only because its
-    # non-monotone objective stops it after 2 EM steps. See docs/aggregation.md; the
-    # diagonal_prior=3 variant below clears the bar.
-    "adult2",
-}
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_dawid_skene_at_least_crowdkit_dawid_skene(name: str) -> None:
     from crowdkit.aggregation import DawidSkene
 
-    ours = _accuracy(name, "dawid_skene")
-    theirs = _crowdkit_accuracy(name, DawidSkene(n_iter=100))
-    if name in DS_KNOWN_SHORTFALL:
-        assert ours < theirs, "adult2 shortfall is gone: drop it from DS_KNOWN_SHORTFALL"
-        pytest.xfail(f"known: converged DS {ours:.4f} < crowd-kit early-stopped DS {theirs:.4f} on {name}")
-    assert ours >= theirs
+    assert _accuracy(name, "dawid_skene") >= _crowdkit_accuracy(name, DawidSkene(n_iter=100))
 
 
-def test_dawid_skene_with_diagonal_prior_beats_crowdkit_on_adult2() -> None:
-    # stored accuracies are rounded to 4 decimals
-    assert _accuracy("adult2", "dawid_skene", diagonal_prior=3.0) >= reference()["adult2"]["ds"]["acc"] - 5e-5
+def test_pooling_sparse_annotators_is_what_lifts_adult2() -> None:
+    """The textbook model (every annotator its own matrix) converges below crowd-kit's
+    early-stopped DS on adult2 (0.7666, reached after 2 EM steps); pooling the annotators with
+    fewer than 2 answers per confusion cell is what gets us above it (docs/aggregation.md)."""
+    stored = reference()["adult2"]["ds"]["acc"]
+    assert _accuracy("adult2", "dawid_skene", min_answers_per_cell=0) < stored
+    assert _accuracy("adult2", "dawid_skene") > stored
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -106,18 +96,14 @@ def test_weighted_matches_crowdkit_weighted_vote(name: str) -> None:
     result = aggregate("weighted", **enc.arrays())
     assert result.accuracies is not None
     weights = quantize(log_odds_weights(result.accuracies, enc.n_classes))
-    # crowd-kit normalises weighted votes per item, so it needs positive weights: shift all
-    # weights by the same constant, which changes no item's ranking (every vote gains equally
-    # per answer, and all labels of an item share the same answers count only when... so use
-    # items where all weights are positive already).
-    positive = weights > 0
-    keep = positive[enc.annotators]
-    by_item_all_positive = np.bincount(enc.items, weights=~keep, minlength=enc.n_items) == 0
+    # crowd-kit divides each item's label sums by the item's total weight before its argmax;
+    # that keeps the ranking only where the total is positive, so compare those items.
+    total = np.bincount(enc.items, weights=weights[enc.annotators], minlength=enc.n_items)
     skills = pd.Series(weights, index=enc.annotator_names)
     df = answers.rename(columns={"item": "task", "annotator": "worker"})
     theirs = MajorityVote().fit_predict(df, skills).reindex(enc.item_names).to_numpy()
     ours = enc.label_names[result.labels]
-    check = by_item_all_positive & ~result.tied
+    check = (total > 0) & ~result.tied
     assert check.sum() > 0.5 * enc.n_items
     assert (ours[check] == theirs[check]).all()
 
@@ -131,10 +117,12 @@ def test_best_of_ours_within_one_point_of_best_crowdkit(name: str) -> None:
 
 
 # Expected calibration error (10 bins) of each method's confidence on the truth items, measured
-# 2026-11-23 (see docs/aggregation.md). The bound is the measured worst case per method, rounded
-# up with a little headroom: EM posteriors are overconfident on adult2 and bluebirds (the model
-# assumes independent annotators), majority's one-step posteriors much less so.
-ECE_BOUNDS = {"majority": 0.12, "weighted": 0.22, "dawid_skene": 0.22, "one_coin": 0.40}
+# 2026-11-23 (numbers in docs/aggregation.md). Each bound is the measured worst dataset plus
+# about 0.03: a regression guard, not a quality claim. The posteriors are overconfident where
+# annotators are not independent or the model does not fit (face is the worst dataset for
+# majority, weighted and DS; one-coin's is bluebirds, where it is 58% accurate at 99.8% mean
+# confidence); they are well calibrated on rte, wsd and product (ECE 0.005-0.08).
+ECE_BOUNDS = {"majority": 0.32, "weighted": 0.37, "dawid_skene": 0.35, "one_coin": 0.45}
 
 
 @pytest.mark.parametrize("method", METHODS)
