@@ -16,6 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 
 
+def worker_log_path() -> Path:
+    from django.conf import settings
+
+    return Path(settings.DATA_DIR) / "worker.log"
+
+
 def worker_env() -> dict[str, str]:
     """The environment of a worker that sees the test database and the test run's broker."""
     from django.conf import settings
@@ -39,7 +45,7 @@ def celery_worker_process():
     from config.celery import app
 
     app.conf.task_always_eager = False
-    log = open(ROOT / ".pytest_data" / "worker.log", "w")
+    log = open(worker_log_path(), "w")
     proc = subprocess.Popen(
         [CELERY, "-A", "config", "worker", "--pool=solo", "--loglevel=INFO", "--without-gossip",
          "--without-mingle", "--without-heartbeat"],

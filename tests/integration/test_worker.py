@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from labeling.models import Item, Job
-from tests.integration.conftest import ROOT, wait_for
+from tests.integration.conftest import wait_for, worker_log_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +25,7 @@ def test_import_job_runs_in_a_real_worker(celery_worker_process, lead_client, pr
     def finished():
         job = Job.objects.get(pk=job_id)
         if celery_worker_process.poll() is not None:
-            log = (ROOT / ".pytest_data" / "worker.log").read_text()
+            log = worker_log_path().read_text()
             raise AssertionError(f"the worker exited with {celery_worker_process.returncode}:\n{log[-3000:]}")
         return job if job.status in ("succeeded", "failed") else None
 
@@ -36,4 +36,4 @@ def test_import_job_runs_in_a_real_worker(celery_worker_process, lead_client, pr
     assert job.started_at is not None and job.finished_at >= job.started_at
     assert Item.objects.filter(project=project).count() == 500
     # The worker, not this process, ran it.
-    assert "run_job" in (ROOT / ".pytest_data" / "worker.log").read_text()
+    assert "run_job" in worker_log_path().read_text()
