@@ -12,7 +12,7 @@ from statistics import median
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -22,7 +22,7 @@ from labeling.aggregation import (
     annotator_agreement, cohen_kappa_matrix, fleiss_kappa, item_agreement, krippendorff_alpha, label_confusion,
     vote_counts,
 )
-from labeling.models import AnnotatorEstimate, Answer, Consensus, Item, ItemStatus, Project
+from labeling.models import AnnotatorEstimate, Answer, Consensus, Item, ItemStatus, Lease, LeaseState, Project
 from labeling.selectors import project_answers
 
 HISTOGRAM_BINS = [0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001]
@@ -158,8 +158,13 @@ def annotator_me(*, project: Project, annotator: Annotator) -> dict[str, Any]:
     counts = mine.aggregate(total=Count("id"), today=Count("id", filter=Q(created_at__gte=today)))
     est = AnnotatorEstimate.objects.filter(project=project, annotator=annotator).first()
     member = Membership.objects.filter(project=project, annotator=annotator).first()
-    remaining = Item.objects.filter(project=project, status__in=[ItemStatus.OPEN, ItemStatus.IN_PROGRESS],
-                                    is_gold=False).count()
+    # What is left for this annotator: undecided items they have neither answered nor skipped.
+    remaining = (Item.objects.filter(project=project, status__in=[ItemStatus.OPEN, ItemStatus.IN_PROGRESS],
+                                     is_gold=False)
+                 .exclude(Exists(Answer.objects.filter(item=OuterRef("pk"), annotator=annotator)))
+                 .exclude(Exists(Lease.objects.filter(item=OuterRef("pk"), annotator=annotator,
+                                                      state=LeaseState.SKIPPED)))
+                 .count())
     show_gold = project.gold_rate > 0
     return {
         "answered_today": counts["today"],

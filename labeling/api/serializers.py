@@ -3,6 +3,7 @@ services check the domain rules (one place, shared with the admin and the comman
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotators.models import ApiToken, Membership, Role, TokenKind
@@ -72,12 +73,34 @@ class MemberUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
+class ConsensusSerializer(serializers.Serializer):
+    label = serializers.JSONField(allow_null=True)
+    confidence = serializers.FloatField()
+    method = serializers.CharField()
+    status = serializers.CharField()
+    tied = serializers.BooleanField()
+    votes = serializers.JSONField()
+    reviewed_by = serializers.CharField(source="reviewed_by.username", allow_null=True, default=None)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+
+
 class ItemSerializer(serializers.ModelSerializer):
+    consensus = serializers.SerializerMethodField()
+
     class Meta:
         model = Item
         fields = ["id", "external_id", "data", "gold", "is_gold", "status", "answer_count", "confidence",
-                  "created_at", "updated_at"]
+                  "consensus", "created_at", "updated_at"]
         read_only_fields = fields
+
+    @extend_schema_field(ConsensusSerializer(allow_null=True))
+    def get_consensus(self, item: Item) -> dict | None:
+        # Views select_related("consensus__reviewed_by"): no query per row.
+        try:
+            consensus = item.consensus
+        except Item.consensus.RelatedObjectDoesNotExist:
+            return None
+        return ConsensusSerializer(consensus).data
 
 
 class ImportResultSerializer(serializers.Serializer):

@@ -156,7 +156,7 @@ class ItemList(generics.ListAPIView):
 
     def get_queryset(self):
         project = project_for(self.request, self.kwargs["project_id"], need="read")
-        qs = Item.objects.filter(project=project)
+        qs = Item.objects.filter(project=project).select_related("consensus__reviewed_by")
         params = self.request.query_params
         statuses = [v for raw in params.getlist("status") for v in raw.split(",") if v]
         if statuses:
@@ -180,7 +180,8 @@ class ItemDetail(generics.RetrieveAPIView):
 
     def get_object(self):
         project = project_for(self.request, self.kwargs["project_id"], need="read")
-        return get_object_or_404(Item, project=project, pk=self.kwargs["item_id"])
+        return get_object_or_404(Item.objects.select_related("consensus__reviewed_by"), project=project,
+                                 pk=self.kwargs["item_id"])
 
 
 class ItemImport(APIView):

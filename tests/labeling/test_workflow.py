@@ -431,3 +431,19 @@ def test_needed_after_rules():
     p = Project(rule_kind="confidence", agree_k=1, min_answers=3, max_answers=9, confidence_target=0.9)
     assert needed_after(p, top_votes=0, answers=0) == 3
     assert needed_after(p, top_votes=3, answers=4) == 1
+
+
+def test_items_carry_their_consensus_and_me_counts_what_is_left(lead_user):
+    project = make_project(lead_user)
+    items = add_items(project, 3)
+    crowd = Crowd(project, 2)
+    crowd.answer(0, "pos")
+    crowd.answer(1, "pos")
+    lead = client_for(lead_user)
+    rows = {r["id"]: r for r in lead.get(f"/api/v1/projects/{project.pk}/items").json()["results"]}
+    assert rows[items[0].pk]["consensus"]["label"] == "pos"
+    assert rows[items[0].pk]["consensus"]["status"] == "accepted"
+    assert rows[items[1].pk]["consensus"] is None
+    me = crowd.clients[0].get(f"/api/v1/projects/{project.pk}/me").json()
+    assert me["answered_total"] == 1 and me["answered_today"] == 1
+    assert me["remaining"] == 2  # the two items annotator 0 has not answered
