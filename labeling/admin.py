@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from labeling.models import Answer, Consensus, DecisionEvent, Item, Job, Project
+from labeling.models import AnnotatorEstimate, Answer, Consensus, DecisionEvent, Item, Job, Lease, Project
 
 
 @admin.register(Project)
@@ -53,3 +53,20 @@ class JobAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status"]
     list_select_related = ["project", "created_by"]
     readonly_fields = ["created_at", "started_at", "finished_at"]
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    list_display = ["id", "item", "annotator", "state", "is_gold", "expires_at", "created_at", "closed_at"]
+    list_filter = ["state", "is_gold", "project"]
+    list_select_related = ["item", "annotator__user"]
+    raw_id_fields = ["item", "annotator", "project"]
+    show_full_result_count = False
+
+
+@admin.register(AnnotatorEstimate)
+class AnnotatorEstimateAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "annotator", "accuracy", "answers", "gold_answers", "gold_correct", "updated_at"]
+    list_filter = ["project"]
+    list_select_related = ["project", "annotator__user"]
+    raw_id_fields = ["annotator"]
