@@ -165,3 +165,28 @@ def test_openapi_schema_generates_without_warnings():
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=out, stderr=err)
     assert "openapi: 3" in out.getvalue()
     assert "Warning" not in err.getvalue()
+
+
+def test_planner_endpoint_hand_computed(lead_client):
+    # p=0.8, two classes, fixed 2 of 3: a 2-majority always exists; right when >= 2 of 3 are right.
+    r = lead_client.get("/api/v1/plan?accuracy=0.8&classes=2&rule=2/3")
+    assert r.status_code == 200, r.json()
+    body = r.json()
+    assert body["p_accept"] == pytest.approx(1.0)
+    assert body["p_correct_given_accept"] == pytest.approx(0.8**3 + 3 * 0.8**2 * 0.2)
+    assert body["expected_answers"] == pytest.approx(3.0)
+    # Adaptive 2 of 3 stops after two agreeing answers: 2 + P(first two disagree) = 2.32.
+    assert lead_client.get("/api/v1/plan?accuracy=0.8&classes=2&rule=adaptive:2/3").json()[
+        "expected_answers"] == pytest.approx(2.32)
+
+
+@pytest.mark.parametrize("query, field", [
+    ("accuracy=2&classes=2&rule=2/3", "accuracy"),
+    ("accuracy=0.8&classes=one&rule=2/3", "classes"),
+    ("accuracy=0.8&classes=2&rule=5/3", "rule"),
+    ("classes=2&rule=2/3", "accuracy"),
+])
+def test_planner_endpoint_names_the_bad_parameter(lead_client, query, field):
+    r = lead_client.get(f"/api/v1/plan?{query}")
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["field"] == field
