@@ -115,6 +115,7 @@ def item_decide(*, item: Item, project: Project, reason: str, actor=None) -> Out
     else:
         needed = 0
     previous = item.status
+    previous_label = Consensus.objects.filter(item=item).values_list("label", flat=True).first()
     item.status = outcome.status
     item.answer_count = n
     item.needed = needed
@@ -122,7 +123,8 @@ def item_decide(*, item: Item, project: Project, reason: str, actor=None) -> Out
     item.confidence = outcome.confidence if n else None
     item.save(update_fields=["status", "answer_count", "needed", "open_slots", "confidence", "updated_at"])
     _write_consensus(item, project, outcome, n)
-    if previous != item.status:
+    decided = item.status not in ACTIVE_STATUSES
+    if previous != item.status or (decided and previous_label != outcome.label):
         DecisionEvent.objects.create(item=item, status=item.status, previous_status=previous, label=outcome.label,
                                      confidence=outcome.confidence if n else None, reason=reason, actor=actor)
     return outcome

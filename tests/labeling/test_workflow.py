@@ -447,3 +447,29 @@ def test_items_carry_their_consensus_and_me_counts_what_is_left(lead_user):
     me = crowd.clients[0].get(f"/api/v1/projects/{project.pk}/me").json()
     assert me["answered_total"] == 1 and me["answered_today"] == 1
     assert me["remaining"] == 2  # the two items annotator 0 has not answered
+
+
+def test_relabel_by_reaggregation_is_kept_in_history(lead_user):
+    from labeling.models import AnnotatorEstimate
+    from labeling.services.decisions import item_decide
+
+    # Confidence rule: the label follows the annotators' estimated reliability.
+    project = make_project(lead_user, choices=["yes", "no"], rule_kind="confidence", confidence_target=0.6,
+                           min_answers=2, agree_k=1, max_answers=2)
+    (item,) = add_items(project, 1)
+    crowd = Crowd(project, 2)
+    a0, a1 = (annotator_for_user(user=u) for u in crowd.users)
+    AnnotatorEstimate.objects.create(project=project, annotator=a0, accuracy=0.95)
+    AnnotatorEstimate.objects.create(project=project, annotator=a1, accuracy=0.55)
+    crowd.answer(0, "yes")
+    r = crowd.answer(1, "no").json()
+    assert (r["decision"]["status"], r["decision"]["label"]) == ("accepted", "yes")
+    # A later estimate says the opposite: the accepted label flips, the status stays.
+    AnnotatorEstimate.objects.filter(annotator=a0).update(accuracy=0.55)
+    AnnotatorEstimate.objects.filter(annotator=a1).update(accuracy=0.95)
+    item = Item.objects.get(pk=item.pk)
+    item_decide(item=item, project=project, reason="re-aggregation")
+    item.refresh_from_db()
+    assert (item.status, item.consensus.label) == ("accepted", "no")
+    assert list(item.history.values_list("previous_status", "status", "label", "reason")) == [
+        ("in_progress", "accepted", "yes", "answer"), ("accepted", "accepted", "no", "re-aggregation")]
