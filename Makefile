@@ -44,17 +44,18 @@ migrate: install
 	@$(PY) manage.py migrate --noinput -v 0
 
 demo: migrate
-	@$(PY) manage.py demo
+	@$(PY) manage.py demo --url http://$(HOST):$(PORT)
 
 # The demo: web server and a Celery worker (with its beat) side by side; Ctrl-C stops both.
-run: migrate
-	@$(PY) manage.py check --fail-level ERROR
-	@$(PY) manage.py demo
+# One Python start for migrate + demo, one for the server (it runs the start-up checks): a second
+# `make run` is serving in seconds.
+run: install
+	@$(PY) manage.py demo --migrate --url http://$(HOST):$(PORT)
 	@set -m; \
 	 $(VENV)/bin/celery -A config worker --beat --loglevel=WARNING --concurrency=2 & WORKER=$$!; \
 	 trap 'kill $$WORKER 2>/dev/null; wait $$WORKER 2>/dev/null' EXIT INT TERM; \
 	 echo "Serving http://$(HOST):$(PORT)  (worker pid $$WORKER; Ctrl-C stops both)"; \
-	 $(PY) manage.py runserver $(HOST):$(PORT) --noreload --skip-checks
+	 $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 worker: install
 	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO

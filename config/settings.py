@@ -246,7 +246,7 @@ BROKER_DIR = DATA_DIR / "broker"
 if not CELERY_BROKER_URL:
     # Embedded: kombu's filesystem transport, a folder that the web process writes and the
     # worker started by `make run` reads. Fine for one machine; use Redis or RabbitMQ beyond.
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"
     for sub in ("queue", "processed"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

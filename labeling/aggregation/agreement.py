@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import krippendorff
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from .base import check_answers, vote_counts
@@ -40,7 +39,7 @@ def _value_table(
     items: np.ndarray, values: np.ndarray, n_items: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Units x values count table (only units with >= 2 values) and the sorted value domain."""
-    codes, domain = pd.factorize(np.asarray(values), sort=True)
+    domain, codes = np.unique(np.asarray(values), return_inverse=True)
     table = vote_counts(items, codes.astype(np.int64), n_items, len(domain))
     return table[table.sum(axis=1) >= 2], np.asarray(domain)
 

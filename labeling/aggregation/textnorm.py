@@ -8,9 +8,10 @@ turned into one canonical key, so two answers match exactly when they picked the
 from __future__ import annotations
 
 import json
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where it is used: web processes start faster without it
+    import pandas as pd
 
 #: Operations in the order they are listed by the caller.
 TEXT_OPS = ("trim", "lowercase", "strip_at", "collapse_whitespace")
@@ -30,6 +31,8 @@ def normalize_text(values: Iterable[object] | pd.Series, ops: Sequence[str] = DE
     unknown = [op for op in ops if op not in TEXT_OPS]
     if unknown:
         raise ValueError(f"unknown text operation(s) {', '.join(map(repr, unknown))}; known: {', '.join(TEXT_OPS)}")
+    import pandas as pd
+
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype="str")
     series = series.astype("str")
     for op in ops:
@@ -54,4 +57,6 @@ def multichoice_key(choice: Iterable[object]) -> str:
 
 def multichoice_keys(choices: Iterable[Iterable[object]]) -> pd.Series:
     """:func:`multichoice_key` for every answer, ready for :func:`labeling.aggregation.encode`."""
+    import pandas as pd
+
     return pd.Series([multichoice_key(c) for c in choices], dtype="str")

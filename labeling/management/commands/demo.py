@@ -67,7 +67,16 @@ def _wrong_handle(rng: random.Random, truth: str, name: str) -> str:
 class Command(BaseCommand):
     help = "Load the demo projects (once) and print the login and a fresh API token."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the server listens.")
+        parser.add_argument("--migrate", action="store_true", help="Apply migrations first.")
+
+    def handle(self, *args, url: str, migrate: bool, **options):
+        if migrate:
+            from django.core.management import call_command
+
+            call_command("migrate", interactive=False, verbosity=0)
+        url = url.rstrip("/")
         lead = _user(LEAD, staff=True)
         if not Project.objects.filter(name=ATHLETES).exists():
             with transaction.atomic():
@@ -79,10 +88,10 @@ class Command(BaseCommand):
         _, key = token_create(user=lead, name="demo")
         self.stdout.write(
             "\n  Quorum demo\n"
-            f"  Log in at http://127.0.0.1:8000/login/ as {LEAD} / {PASSWORD}"
+            f"  Log in at {url}/login/ as {LEAD} / {PASSWORD}"
             " (annotators: alice, bob, carol; same password)\n"
             f"  API token: {key}\n"
-            f"  Try: curl -H 'Authorization: Token {key}' http://127.0.0.1:8000/api/v1/projects\n"
+            f"  Try: curl -H 'Authorization: Token {key}' {url}/api/v1/projects\n"
         )
 
     def _load(self, lead) -> None:
