@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from frontend import views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("projects/<int:project_id>/review", views.review, name="project-review"),
     path("projects/<int:project_id>/members", views.members, name="project-members"),
     path("projects/<int:project_id>/import", views.import_items, name="project-import"),
+    path("", include("labeling.exports.pages")),  # /projects/<id>/versions/
 ]

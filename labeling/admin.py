@@ -70,3 +70,4 @@ class AnnotatorEstimateAdmin(admin.ModelAdmin):
     list_filter = ["project"]
     list_select_related = ["project", "annotator__user"]
     raw_id_fields = ["annotator"]
+import labeling.exports.admin  # noqa: E402,F401 - dataset export models in the admin

@@ -399,3 +399,6 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"
+
+
+from labeling.exports.models import *  # noqa: E402,F401,F403 - dataset versions (labeling/exports/models.py)

@@ -26,3 +26,4 @@ def expire_leases() -> int:
     return lease_expire_all()
 
 
+import labeling.exports.tasks  # noqa: E402,F401 - registers the dataset export tasks

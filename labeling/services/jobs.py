@@ -46,10 +46,12 @@ class Progress:
 
 
 def _runners() -> dict[str, Callable[[Job, Progress], dict[str, Any]]]:
+    from labeling.exports.services import dataset_export_job
     from labeling.services.aggregate import project_reaggregate_job
     from labeling.services.items import item_import_job
 
-    return {JobKind.IMPORT: item_import_job, JobKind.AGGREGATE: project_reaggregate_job}
+    return {JobKind.IMPORT: item_import_job, JobKind.AGGREGATE: project_reaggregate_job,
+            JobKind.EXPORT: dataset_export_job}
 
 
 def job_create(*, kind: str, project=None, params: dict | None = None, created_by=None) -> Job:
