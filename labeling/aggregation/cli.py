@@ -1,8 +1,9 @@
 """Core of the ``aggregate``, ``agreement`` and ``plan`` management commands (no Django here).
 
 Input files are CSV with a header holding at least ``item,annotator,label``; every value is read
-as a string (pyarrow reader). Problems with the input raise :class:`CLIError` with a message
-naming the file, the column and the line (line 1 is the header).
+as a string (pyarrow reader, multithreaded, dictionary-encoded while parsing; other columns are
+skipped). Problems with the input raise :class:`CLIError` with a message naming the file, the
+column and the line (line 1 is the header).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from . import aggregate, method_name
@@ -54,20 +56,57 @@ def _first_ragged_line(path: Path) -> tuple[int, int, int]:
     return 0, 0, len(header)
 
 
-def read_answers(path: str | Path) -> pd.DataFrame:
-    """Read an answers CSV as strings and check it; returns columns ``item, annotator, label``."""
+def _convert_options(column_type: pa.DataType) -> pacsv.ConvertOptions:
+    """How the answer columns are read: every value a string (as before with pandas' pyarrow
+    engine), only an empty field is missing ("NA", "None", "null" ... are ordinary values),
+    other columns are not read at all."""
+    return pacsv.ConvertOptions(
+        column_types={c: column_type for c in ANSWER_COLUMNS},
+        include_columns=list(ANSWER_COLUMNS),
+        null_values=[""],
+        strings_can_be_null=True,
+    )
+
+
+#: Dictionary-encoded while parsing (in parallel, one dictionary per block): the encoder then
+#: only has to sort the distinct names instead of hashing every value again.
+ENCODED_STRINGS = pa.dictionary(pa.int32(), pa.string())
+
+
+def _header_names(path: Path) -> list[str]:
+    try:
+        return pacsv.open_csv(path).schema.names
+    except (pa.ArrowException, OSError):
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            return next(csv.reader(handle), [])
+
+
+def read_answer_table(path: str | Path, *, dictionary: bool = True) -> pa.Table:
+    """Read an answers CSV with pyarrow (multithreaded) and check it.
+
+    Returns an Arrow table with columns ``item, annotator, label``, each dictionary-encoded
+    strings (``dictionary=True``, what :func:`labeling.aggregation.encode` is fastest on) or plain
+    strings. Only an empty field is missing, and a missing value is an error.
+    """
     p = Path(path)
     if not p.is_file():
         raise CLIError(f"{p}: no such file")
     if p.stat().st_size == 0:
         raise CLIError(f"{p}: the file is empty (expected a header line 'item,annotator,label')")
     try:
-        # only an empty field is missing: "NA", "None", "null" ... are ordinary values
-        df = pd.read_csv(p, dtype=str, engine="pyarrow", keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:
-        raise CLIError(f"{p}: the file is empty (expected a header line 'item,annotator,label')") from None
-    except (pd.errors.ParserError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        table = pacsv.read_csv(p, convert_options=_convert_options(ENCODED_STRINGS if dictionary else pa.string()))
+    except pa.ArrowKeyError:  # "Column 'label' in include_columns does not exist in CSV file"
+        found_names = _header_names(p)
+        missing = [c for c in ANSWER_COLUMNS if c not in found_names]
+        found = ", ".join(map(str, found_names)) or "none"
+        raise CLIError(
+            f"{p}: missing column(s) {', '.join(missing)} (found: {found}); "
+            f"the header must name item, annotator and label"
+        ) from None
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         text = str(exc)
+        if "Empty CSV file" in text:
+            raise CLIError(f"{p}: the file is empty (expected a header line 'item,annotator,label')") from None
         if "UTF8" in text or "utf-8" in text.lower():
             line = _first_bad_utf8_line(p)
             raise CLIError(f"{p}: line {line} is not valid UTF-8 text; save the file as UTF-8") from None
@@ -75,22 +114,20 @@ def read_answers(path: str | Path) -> pd.DataFrame:
         if line:
             raise CLIError(f"{p}: line {line} has {found} fields, the header has {expected}") from None
         raise CLIError(f"{p}: cannot parse as CSV: {text}") from None
-    missing = [c for c in ANSWER_COLUMNS if c not in df.columns]
-    if missing:
-        found = ", ".join(map(str, df.columns)) or "none"
-        raise CLIError(
-            f"{p}: missing column(s) {', '.join(missing)} (found: {found}); "
-            f"the header must name item, annotator and label"
-        )
-    df = df[list(ANSWER_COLUMNS)]
-    if df.empty:
+    if table.num_rows == 0:
         raise CLIError(f"{p}: no answers (the file has only a header)")
     for column in ANSWER_COLUMNS:
-        blank = df[column].isna().to_numpy()
-        if blank.any():
-            line = int(np.flatnonzero(blank)[0]) + 2
-            raise CLIError(f"{p}: empty value in column '{column}' at line {line}")
-    return df
+        values = table.column(column)
+        if values.null_count:
+            row = int(np.flatnonzero(pc.is_null(values).to_numpy(zero_copy_only=False))[0])
+            raise CLIError(f"{p}: empty value in column '{column}' at line {row + 2}")
+    return table
+
+
+def read_answers(path: str | Path) -> pd.DataFrame:
+    """Read an answers CSV as strings and check it; returns columns ``item, annotator, label``
+    (pandas string columns; see :func:`read_answer_table` for the faster Arrow form)."""
+    return read_answer_table(path, dictionary=False).to_pandas()
 
 
 def _rule_with_max(rule: str | None, max_answers: int | None) -> QuorumRule | None:
@@ -134,8 +171,7 @@ def run_aggregate(
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     quorum = _rule_with_max(rule, max_answers)
-    answers = read_answers(path)
-    enc = encode(answers)
+    enc = encode(read_answer_table(path))
     result = aggregate(name, **enc.arrays())
     if quorum is None:
         status = np.zeros(enc.n_items, dtype=np.int8)
@@ -171,13 +207,14 @@ def run_aggregate(
     }
 
 
-def _numeric_labels(answers: pd.DataFrame, path: str | Path, level: str) -> np.ndarray:
-    values = pd.to_numeric(answers["label"], errors="coerce").to_numpy(dtype=np.float64)
+def _numeric_labels(answers: pa.Table, path: str | Path, level: str) -> np.ndarray:
+    labels = pd.Series(answers.column("label").cast(pa.string()).to_pandas())
+    values = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise CLIError(
-            f"{path}: label {answers['label'].iloc[row]!r} at line {row + 2} is not a number; "
+            f"{path}: label {labels.iloc[row]!r} at line {row + 2} is not a number; "
             f"level '{level}' needs numeric labels (use --level nominal for categories)"
         )
     if level == "ratio" and (values < 0).any():
@@ -200,7 +237,7 @@ def run_agreement(
     """
     if level not in LEVELS:
         raise CLIError(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
-    answers = read_answers(path)
+    answers = read_answer_table(path)
     enc: EncodedAnswers = encode(answers)
     if enc.n_annotators < 2:
         raise CLIError(

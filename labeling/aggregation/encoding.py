@@ -3,6 +3,13 @@
 Codes follow the *sorted* names (plain string order), so the same set of names always gets the
 same codes whatever the row order of the input; the lowest-code tie rule therefore means "first
 label name in sorted order".
+
+The work is done in Arrow's C++ kernels: each column is dictionary-encoded (hashing, once per
+value), only the distinct names are sorted, and the codes are remapped to sorted order with a
+lookup array. Columns that already arrive dictionary-encoded (the ``aggregate`` command reads its
+CSV that way, see :func:`labeling.aggregation.cli.read_answer_table`) skip the hashing pass over
+the rows. Arrow sorts strings by their UTF-8 bytes, which is the same order as Python's (code
+point) string order, so the codes are those of ``pandas.factorize(sort=True)``.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .textnorm import DEFAULT_TEXT_OPS, normalize_text
 
@@ -69,49 +78,162 @@ class EncodedAnswers:
         return out
 
 
-def factorize_sorted(values: Iterable[object] | pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and sorted unique names of a string column (pandas factorize, ``sort=True``)."""
-    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object), dtype="str")
-    if series.isna().any():
-        raise ValueError(f"missing value at position {int(np.flatnonzero(series.isna().to_numpy())[0])}")
-    codes, uniques = pd.factorize(series.astype("str"), sort=True)
-    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
+def _is_arrow_strings(values: object) -> bool:
+    """True for an Arrow (chunked) array of strings, or of dictionary-encoded strings."""
+    if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return False
+    kind = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _arrow_strings(values: Iterable[object] | pd.Series | pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """``values`` as an Arrow string column, compared as strings (``str(value)``).
+
+    Arrow string columns are used as they are; anything else goes through pandas ``astype("str")``
+    (which is what turns ``1`` into ``"1"``) and is then taken over without copying when pandas
+    already stores it in Arrow. Missing values raise ValueError naming the first position.
+    """
+    if _is_arrow_strings(values):
+        arr = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
+    else:
+        if isinstance(values, (pa.Array, pa.ChunkedArray)):
+            values = values.to_pandas()
+        series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object), dtype="str")
+        if series.isna().any():
+            raise ValueError(f"missing value at position {int(np.flatnonzero(series.isna().to_numpy())[0])}")
+        arr = pa.array(series.astype("str"))  # zero-copy when pandas stores the strings in Arrow
+        if not isinstance(arr, pa.ChunkedArray):
+            arr = pa.chunked_array([arr])
+    if arr.null_count:
+        raise ValueError(f"missing value at position {_first_null(arr)}")
+    return arr
+
+
+def _first_null(arr: pa.ChunkedArray) -> int:
+    return int(np.flatnonzero(pc.is_null(arr).to_numpy(zero_copy_only=False))[0])
+
+
+def _sorted_lookup(entries: pa.Array, redundant: bool) -> tuple[np.ndarray, pa.Array]:
+    """(sorted code of every entry, sorted distinct entries).
+
+    When few entries repeat (``redundant=False``), sort them all and merge equal neighbours;
+    otherwise hash them first and sort only the distinct ones.
+    """
+    if redundant:
+        encoded = pc.dictionary_encode(entries)
+        distinct = encoded.dictionary
+        order = pc.array_sort_indices(distinct).to_numpy()
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size, dtype=np.int64)
+        return rank[encoded.indices.to_numpy(zero_copy_only=False)], distinct.take(pa.array(order))
+    order = pc.array_sort_indices(entries).to_numpy()
+    ordered = entries.take(pa.array(order))
+    new = np.ones(len(ordered), dtype=bool)  # first of a run of equal entries
+    if len(ordered) > 1:
+        new[1:] = pc.not_equal(ordered[1:], ordered[:-1]).to_numpy(zero_copy_only=False)
+    lookup = np.empty(len(ordered), dtype=np.int64)
+    lookup[order] = np.cumsum(new) - 1
+    return lookup, ordered if new.all() else ordered.filter(pa.array(new))
+
+
+def _factorize_arrow(arr: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """(int64 codes, sorted distinct names as an Arrow array) of a string column without nulls.
+
+    Hashes every value once (``dictionary_encode``; skipped when the column is already
+    dictionary-encoded, e.g. by the CSV reader), then works on the dictionaries only: their
+    entries get sorted codes (:func:`_sorted_lookup`), and each chunk's indices are mapped to
+    those codes through a small lookup array (one ``np.take`` per chunk).
+    """
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)  # one dictionary, shared by every chunk
+    chunks = [chunk for chunk in arr.chunks if len(chunk)]
+    if not chunks:
+        return np.zeros(0, dtype=np.int64), pa.array([], type=arr.type.value_type)
+    first = chunks[0].dictionary
+    shared = all(c.dictionary.equals(first) for c in chunks[1:])
+    if shared:
+        lookup, names = _sorted_lookup(first, redundant=False)
+    else:
+        # the CSV reader gives one dictionary per block. Names spread over the whole file (labels,
+        # annotators, items of a shuffled file) repeat in many blocks: estimate the repetition
+        # from the overlap of the first two blocks.
+        second = chunks[1].dictionary
+        overlap = pc.sum(pc.is_in(second, value_set=first)).as_py() or 0
+        redundant = len(chunks) * overlap >= len(second)
+        lookup, names = _sorted_lookup(pa.concat_arrays([c.dictionary for c in chunks]), redundant)
+    codes = np.empty(len(arr), dtype=np.int64)
+    start = entry = 0
+    for chunk in chunks:
+        size = len(chunk.dictionary)
+        np.take(lookup[entry:entry + size], chunk.indices.to_numpy(zero_copy_only=False),
+                out=codes[start:start + len(chunk)])
+        start += len(chunk)
+        entry += 0 if shared else size
+    used = np.zeros(len(names), dtype=bool)
+    used[codes] = True
+    if not used.all():
+        # a dictionary may hold values no row uses (e.g. a sliced or filtered column): drop
+        # them, as factorize does
+        codes = (np.cumsum(used) - 1)[codes]
+        names = names.filter(pa.array(used))
+    return codes, names
+
+
+def _names(names: pa.Array) -> np.ndarray:
+    return np.asarray(names.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def factorize_sorted(
+    values: Iterable[object] | pd.Series | pa.Array | pa.ChunkedArray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and sorted unique names of a string column (same result as pandas
+    ``factorize(values.astype("str"), sort=True)``, computed with Arrow kernels)."""
+    codes, names = _factorize_arrow(_arrow_strings(values))
+    return codes, _names(names)
+
+
+def _answer_columns(data: pd.DataFrame | pa.Table) -> tuple[object, object, object]:
+    names = data.column_names if isinstance(data, pa.Table) else data.columns
+    missing = [c for c in ANSWER_COLUMNS if c not in names]
+    if missing:
+        raise ValueError(f"missing column(s): {', '.join(missing)}")
+    if isinstance(data, pa.Table):
+        return data.column("item"), data.column("annotator"), data.column("label")
+    return data["item"], data["annotator"], data["label"]
 
 
 def encode(
-    data: pd.DataFrame | None = None,
+    data: pd.DataFrame | pa.Table | None = None,
     *,
     items: Iterable[object] | None = None,
     annotators: Iterable[object] | None = None,
     labels: Iterable[object] | None = None,
     label_names: Sequence[str] | None = None,
 ) -> EncodedAnswers:
-    """Encode answers given as a DataFrame with columns ``item, annotator, label`` or as columns.
+    """Encode answers given as a DataFrame (or Arrow table) with columns ``item, annotator,
+    label`` or as columns (sequences, Series or Arrow arrays).
 
     Values are compared as strings. ``label_names`` fixes the label vocabulary and its code order
     (e.g. a project's configured labels, so codes stay stable as answers arrive); a label outside
-    it raises ValueError. Without it, codes follow the sorted distinct labels.
+    it raises ValueError. Without it, codes follow the sorted distinct labels. Missing values
+    raise ValueError.
     """
     if data is not None:
-        missing = [c for c in ANSWER_COLUMNS if c not in data.columns]
-        if missing:
-            raise ValueError(f"missing column(s): {', '.join(missing)}")
-        items, annotators, labels = data["item"], data["annotator"], data["label"]
+        items, annotators, labels = _answer_columns(data)
     if items is None or annotators is None or labels is None:
         raise ValueError("give a DataFrame or all of items, annotators and labels")
     item_codes, item_names = factorize_sorted(items)
     annotator_codes, annotator_names = factorize_sorted(annotators)
-    if label_names is None:
-        label_codes, names = factorize_sorted(labels)
-    else:
-        names = np.asarray([str(x) for x in label_names], dtype=object)
-        if len(set(names)) != len(names):
+    label_codes, names = factorize_sorted(labels)
+    if label_names is not None:
+        fixed = np.asarray([str(x) for x in label_names], dtype=object)
+        if len(set(fixed)) != len(fixed):
             raise ValueError("label_names has duplicates")
-        label_series = labels if isinstance(labels, pd.Series) else pd.Series(np.asarray(labels, dtype=object))
-        label_codes = pd.Index(names).get_indexer(label_series.astype("str").to_numpy()).astype(np.int64)
-        if (label_codes < 0).any():
-            bad = np.asarray(label_series)[np.flatnonzero(label_codes < 0)[0]]
+        position = pd.Index(fixed).get_indexer(names).astype(np.int64)  # given label -> code
+        if (position < 0).any():
+            bad = names[label_codes[np.flatnonzero(position[label_codes] < 0)[0]]]
             raise ValueError(f"label {bad!r} is not one of label_names")
+        label_codes, names = position[label_codes], fixed
     if not (item_codes.size == annotator_codes.size == label_codes.size):
         raise ValueError("items, annotators and labels differ in length")
     return EncodedAnswers(
@@ -176,7 +298,7 @@ class OpenEncodedAnswers:
 
 
 def encode_open(
-    data: pd.DataFrame | None = None,
+    data: pd.DataFrame | pa.Table | None = None,
     *,
     items: Iterable[object] | None = None,
     annotators: Iterable[object] | None = None,
@@ -186,17 +308,16 @@ def encode_open(
     """Encode free-text answers: normalise (see :func:`labeling.aggregation.normalize_text`;
     ``ops=None`` uses every operation) and give each distinct text an item-local code.
 
-    ``data`` may be a DataFrame with columns ``item, annotator, label``.
+    ``data`` may be a DataFrame (or Arrow table) with columns ``item, annotator, label``.
     """
     if data is not None:
-        missing = [c for c in ANSWER_COLUMNS if c not in data.columns]
-        if missing:
-            raise ValueError(f"missing column(s): {', '.join(missing)}")
-        items, annotators, texts = data["item"], data["annotator"], data["label"]
+        items, annotators, texts = _answer_columns(data)
     if items is None or annotators is None or texts is None:
         raise ValueError("give a DataFrame or all of items, annotators and texts")
     item_codes, item_names = factorize_sorted(items)
     annotator_codes, annotator_names = factorize_sorted(annotators)
+    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        texts = texts.to_pandas()
     text_codes, text_names = factorize_sorted(normalize_text(texts, DEFAULT_TEXT_OPS if ops is None else ops))
     if not (item_codes.size == annotator_codes.size == text_codes.size):
         raise ValueError("items, annotators and texts differ in length")
