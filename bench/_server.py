@@ -72,31 +72,45 @@ class BenchServer:
         self.shell("from django.contrib.auth import get_user_model; "
                    "get_user_model().objects.create_superuser('bench', 'bench@example.org', 'bench')")
         self.token = self.manage("createtoken", "bench").strip().splitlines()[-1]
+        self._start()
+        return self
+
+    def _start(self) -> None:
         self.proc = subprocess.Popen(
             [GUNICORN, "config.wsgi:application", "-b", f"127.0.0.1:{self.port}", "-w", str(self.workers),
              "--threads", str(self.threads), "--timeout", "300", "--log-level", "warning"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.dir / "gunicorn.log", "w"),
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.dir / "gunicorn.log", "a"),
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 requests.get(f"{self.url}/api/v1/me", headers=self.headers, timeout=10)
-                return self
+                return
             except requests.RequestException:
                 time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not start; see {self.dir / 'gunicorn.log'}")
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Token {self.token}"}
-
-    def __exit__(self, *exc) -> None:
+    def _stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+            self.proc = None
+
+    def restart(self, *, workers: int, threads: int) -> None:
+        """Run the same database under a new gunicorn with another worker/thread count."""
+        self._stop()
+        self.workers, self.threads = workers, threads
+        self._start()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.token}"}
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
         if self.backend == "postgres":
             for _ in range(10):
                 try:

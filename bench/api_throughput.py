@@ -1,0 +1,389 @@
+"""Annotation throughput end to end over HTTP: N annotators getting tasks and submitting answers.
+
+    .venv/bin/python bench/api_throughput.py [--backend postgres|sqlite] [--annotators 32]
+        [--items 100000] [--seconds 60] [--warmup 5] [--configs 3x4] [--think 0] [--client-procs 4]
+
+A fresh database (see ``bench/_server.py``), a real gunicorn, and everything through the REST API
+except creating the annotators' user accounts and tokens (one ``manage.py shell`` call: users need
+the ORM): a single-choice project (3 classes, rule k_of_n 3 of at most 5, min 1), 100,000 items in
+one JSONL upload, N members. Then N annotator loops run at once, each with its own keep-alive
+``requests.Session``: POST next-task, then POST answers for that lease (right with the annotator's
+own accuracy, 0.6-0.95, else another label). With ``--think 0`` (the default) nobody pauses
+between tasks, so this is the most the server can take, not a model of people; ``--think S``
+adds a mean pause of S seconds after each answer, to see latencies below saturation.
+
+``--configs`` lists gunicorn settings to try as WORKERSxTHREADS (threads > 1 means the gthread
+worker); each one restarts gunicorn on the same database, warms up for ``--warmup`` seconds and
+measures for ``--seconds``. Only calls that start inside the measured window count for latencies;
+answers/s counts the submissions (201) that finished inside it.
+
+The load generator runs on the same 2 cores as gunicorn and PostgreSQL: it is spread over
+``--client-procs`` processes (so that 32 threads do not queue on one GIL and inflate the measured
+latencies), and the CPU seconds used by the client, gunicorn, PostgreSQL and everything else
+during the window are printed beside the figures (read from /proc), with the load average. CPU
+per answer does not depend much on what else runs on the machine, so it is printed too, with the
+throughput it implies on two otherwise idle cores.
+
+The last line is ``answers/s=... next_task_p95_ms=... submit_p95_ms=...`` for the configuration
+with the most answers/s among the runs without pauses. Targets (PostgreSQL, 32 annotators):
+>= 300 answers/s and next-task p95 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing as mp
+import os
+import random
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _server import BenchServer  # noqa: E402
+
+CHOICES = ["pos", "neg", "neu"]
+DEFAULT_CONFIGS = "3x4"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# --- setup through the API ----------------------------------------------------------------------
+
+def make_items(n: int, seed: int = 0) -> bytes:
+    rng = random.Random(seed)
+    out = io.StringIO()
+    for i in range(n):
+        out.write(json.dumps({"external_id": f"item-{i:07d}", "data": {
+            "text": f"Review {i}: the product arrived on time and works as described, mostly.",
+            "truth": rng.choice(CHOICES)}}))
+        out.write("\n")
+    return out.getvalue().encode()
+
+
+USERS_CODE = """
+import json
+from django.contrib.auth import get_user_model
+from annotators.services import token_create
+User = get_user_model()
+out = {}
+for i in range(%d):
+    user = User.objects.create_user("annotator%%03d" %% i)
+    out[user.username] = token_create(user=user, name="bench")[1]
+print(json.dumps(out))
+"""
+
+
+def setup(server: BenchServer, n_items: int, n_annotators: int) -> tuple[int, dict[str, str]]:
+    """Project, items, annotator accounts, memberships. Returns the project id and name -> token."""
+    api = requests.Session()
+    api.headers.update(server.headers)
+    r = api.post(f"{server.url}/api/v1/projects", json={
+        "name": "bench throughput", "schema_kind": "single", "choices": CHOICES,
+        "rule_kind": "k_of_n", "agree_k": 3, "min_answers": 1, "max_answers": 5}, timeout=30)
+    r.raise_for_status()
+    project_id = r.json()["id"]
+    payload = make_items(n_items)
+    start = time.perf_counter()
+    r = api.post(f"{server.url}/api/v1/projects/{project_id}/items/import",
+                 files={"file": ("items.jsonl", payload, "application/x-ndjson")}, timeout=900)
+    if r.status_code != 201 or r.json().get("created") != n_items:
+        raise SystemExit(f"import failed: {r.status_code} {r.text[:500]}")
+    print(f"setup: imported {n_items:,} items in {time.perf_counter() - start:.1f} s", flush=True)
+    tokens = json.loads(server.shell(USERS_CODE % n_annotators).strip().splitlines()[-1])
+    for username in tokens:
+        r = api.post(f"{server.url}/api/v1/projects/{project_id}/members", json={"username": username}, timeout=30)
+        r.raise_for_status()
+    print(f"setup: {n_annotators} annotators with tokens and memberships", flush=True)
+    return project_id, tokens
+
+
+# --- the annotator loops ------------------------------------------------------------------------
+
+def annotator_loop(url: str, project_id: int, token: str, accuracy: float, seed: int, t_begin: float,
+                   t_end: float, think: float, out: list) -> None:
+    """next-task, submit, repeat until t_end, pausing ``think`` seconds on average (exponential)
+    after each answer. Appends (kind, start, seconds, http status) tuples to ``out``."""
+    rng = random.Random(seed)
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Token {token}"})
+    next_url = f"{url}/api/v1/projects/{project_id}/next-task"
+    answer_url = f"{url}/api/v1/projects/{project_id}/answers"
+    while time.time() < t_begin:
+        time.sleep(0.005)
+    while time.time() < t_end:
+        started, t0 = time.time(), time.perf_counter()
+        try:
+            r = session.post(next_url, json={"exclude_leases": []}, timeout=60)
+        except requests.RequestException:
+            out.append(("next", started, time.perf_counter() - t0, 0))
+            continue
+        out.append(("next", started, time.perf_counter() - t0, r.status_code))
+        if r.status_code != 200:
+            time.sleep(0.05)
+            continue
+        task = r.json()
+        if task["state"] != "task":
+            break
+        truth = task["item"]["data"]["truth"]
+        value = truth if rng.random() < accuracy else rng.choice([c for c in CHOICES if c != truth])
+        body = {"item": task["item"]["id"], "lease": task["lease"]["id"], "value": value,
+                "seconds": round(rng.uniform(2, 12), 2), "client_request_id": uuid.uuid4().hex}
+        started, t0 = time.time(), time.perf_counter()
+        try:
+            r = session.post(answer_url, json=body, timeout=60)
+            status = r.status_code
+        except requests.RequestException:
+            status = 0
+        out.append(("submit", started, time.perf_counter() - t0, status))
+        if think > 0:
+            time.sleep(min(rng.expovariate(1.0 / think), 10 * think))
+
+
+def client_process(url: str, project_id: int, jobs: list[tuple[str, float, int]], t_begin: float,
+                   t_end: float, t_window: tuple[float, float], think: float, conn) -> None:
+    results: list[list] = [[] for _ in jobs]
+    threads = [threading.Thread(target=annotator_loop, args=(url, project_id, token, acc, seed, t_begin, t_end,
+                                                             think, results[i]), daemon=True)
+               for i, (token, acc, seed) in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    while time.time() < t_window[0]:
+        time.sleep(0.01)
+    cpu0 = time.process_time()
+    while time.time() < t_window[1]:
+        time.sleep(0.01)
+    cpu = time.process_time() - cpu0
+    for t in threads:
+        t.join()
+    conn.send(([row for rows in results for row in rows], cpu))
+    conn.close()
+
+
+# --- CPU accounting from /proc ------------------------------------------------------------------
+
+def _proc_table() -> dict[int, tuple[int, str, float]]:
+    """pid -> (ppid, command name, CPU seconds so far, CPU seconds of its exited children)."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        table[int(name)] = (int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / TICK,
+                            (int(fields[13]) + int(fields[14])) / TICK)
+    return table
+
+
+def _is_ours_or_shared(cmdline: str, db_name: str) -> bool:
+    if f" {db_name} " in cmdline:
+        return True
+    return "(" not in cmdline  # postmaster and background processes; client backends show "host(port)"
+
+
+def _machine_busy() -> float:
+    with open("/proc/stat") as f:
+        parts = [int(x) for x in f.readline().split()[1:]]
+    idle = parts[3] + parts[4]
+    return (sum(parts[:8]) - idle) / TICK
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def cpu_snapshot(gunicorn_pid: int, db_name: str) -> dict[str, float]:
+    """CPU seconds so far of gunicorn's process tree and of PostgreSQL's processes that serve this
+    database (backends titled with its name) or everyone (background writer, WAL writer...), plus
+    backends that have exited (Django reconnects every DATABASE_CONN_MAX_AGE = 60 s; an exited
+    backend's CPU is only known in total, so exited backends of other databases count too). Live
+    backends of other databases (other people's tests) are left out."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    tree, stack = set(), [gunicorn_pid]
+    while stack:
+        pid = stack.pop()
+        if pid in table and pid not in tree:
+            tree.add(pid)
+            stack.extend(children.get(pid, []))
+    postgres = 0.0
+    for pid, (ppid, comm, cpu, exited) in table.items():
+        if comm.startswith("postgres") and _is_ours_or_shared(_cmdline(pid), db_name):
+            postgres += cpu
+            if table.get(ppid, (0, ""))[1] != "postgres":  # the postmaster: it reaps exited backends
+                postgres += exited
+    return {
+        "gunicorn": sum(table[p][2] + table[p][3] for p in tree),
+        "postgres": postgres,
+        "machine": _machine_busy(),
+    }
+
+
+# --- one measured run ---------------------------------------------------------------------------
+
+@dataclass
+class RunResult:
+    config: str
+    think: float
+    answers_per_s: float
+    next_ms: np.ndarray
+    submit_ms: np.ndarray
+    errors: dict[str, int]
+    cpu: dict[str, float]
+    load: tuple[float, float]
+
+
+def pct(ms: np.ndarray, q: float) -> float:
+    return float(np.percentile(ms, q)) if ms.size else float("nan")
+
+
+def run_once(server: BenchServer, project_id: int, tokens: dict[str, str], *, seconds: float, warmup: float,
+             client_procs: int, seed: int, think: float = 0.0) -> RunResult:
+    rng = random.Random(seed)
+    jobs = [(token, rng.uniform(0.6, 0.95), rng.randrange(2**31)) for token in tokens.values()]
+    t_begin = time.time() + 1.0
+    window = (t_begin + warmup, t_begin + warmup + seconds)
+    ctx = mp.get_context("fork")
+    procs, pipes = [], []
+    for p in range(client_procs):
+        mine = jobs[p::client_procs]
+        if not mine:
+            continue
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=client_process, args=(server.url, project_id, mine, t_begin, window[1], window,
+                                                        think, child))
+        proc.start()
+        procs.append(proc)
+        pipes.append(parent)
+    while time.time() < window[0]:
+        time.sleep(0.01)
+    load0 = os.getloadavg()[0]
+    cpu0 = cpu_snapshot(server.proc.pid, server.db_name)
+    while time.time() < window[1]:
+        time.sleep(0.01)
+    cpu1 = cpu_snapshot(server.proc.pid, server.db_name)
+    load1 = os.getloadavg()[0]
+    rows, client_cpu = [], 0.0
+    for pipe in pipes:
+        got, cpu = pipe.recv()
+        rows.extend(got)
+        client_cpu += cpu
+    for proc in procs:
+        proc.join()
+    cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
+    cpu["client"] = client_cpu
+    cpu["other"] = cpu["machine"] - cpu["gunicorn"] - cpu["postgres"] - client_cpu
+    inside = [r for r in rows if window[0] <= r[1] < window[1]]
+    ok_submits = sum(1 for kind, start, dur, status in rows
+                     if kind == "submit" and status == 201 and window[0] <= start + dur < window[1])
+    errors: dict[str, int] = {}
+    for kind, _, _, status in inside:
+        if not (status == 200 if kind == "next" else status == 201):
+            errors[f"{kind}:{status}"] = errors.get(f"{kind}:{status}", 0) + 1
+    return RunResult(
+        config=f"{server.workers}x{server.threads}",
+        think=think,
+        answers_per_s=ok_submits / seconds,
+        next_ms=np.array([r[2] * 1000 for r in inside if r[0] == "next" and r[3] == 200]),
+        submit_ms=np.array([r[2] * 1000 for r in inside if r[0] == "submit" and r[3] == 201]),
+        errors=errors,
+        cpu=cpu,
+        load=(load0, load1),
+    )
+
+
+def report(r: RunResult, backend: str, n: int, seconds: float) -> None:
+    w, t = r.config.split("x")
+    kind = "sync" if t == "1" else "gthread"
+    pace = "no pause between tasks" if not r.think else f"{r.think:g} s mean pause after each answer"
+    print(f"\n{backend}, gunicorn -w {w} --threads {t} ({kind}), {n} annotators, {pace}, {seconds:.0f} s measured "
+          f"(load average {r.load[0]:.2f} at start, {r.load[1]:.2f} at end)")
+    print(f"  answers/s            {r.answers_per_s:8.1f}")
+    for name, ms in (("next-task", r.next_ms), ("submit", r.submit_ms)):
+        print(f"  {name:10s} {ms.size:6d} calls  p50 {pct(ms, 50):7.1f} ms  p95 {pct(ms, 95):7.1f} ms  "
+              f"p99 {pct(ms, 99):7.1f} ms  mean {ms.mean() if ms.size else float('nan'):7.1f} ms")
+    if r.errors:
+        print("  non-2xx (kind:status count):", ", ".join(f"{k} {v}" for k, v in sorted(r.errors.items())))
+    c = dict(r.cpu)
+    if backend != "postgres":  # the database is inside gunicorn; PostgreSQL's CPU is other people's
+        c["other"] += c["postgres"]
+        c["postgres"] = 0.0
+    print(f"  CPU over the window (of {2 * seconds:.0f} core-s on 2 cores): gunicorn {c['gunicorn']:.1f}, "
+          f"postgres {c['postgres']:.1f}, load generator {c['client']:.1f}, everything else {c['other']:.1f}")
+    answers = r.answers_per_s * seconds
+    if answers:
+        per = {k: 1000 * c[k] / answers for k in ("gunicorn", "postgres", "client")}
+        server_ms = per["gunicorn"] + per["postgres"]
+        print(f"  CPU per answer (next-task + submit): gunicorn {per['gunicorn']:.1f} ms, postgres "
+              f"{per['postgres']:.1f} ms, load generator {per['client']:.1f} ms -> ceiling on 2 otherwise idle "
+              f"cores ~{2000 / (server_ms + per['client']):.0f} answers/s with this load generator, "
+              f"~{2000 / server_ms:.0f} without it")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--annotators", type=int, default=32)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--configs", default=DEFAULT_CONFIGS,
+                        help=f"gunicorn WORKERSxTHREADS to try, comma-separated (default {DEFAULT_CONFIGS})")
+    parser.add_argument("--client-procs", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--think", default="0",
+                        help="mean pause after each answer, seconds (comma-separated to run several; 0 = flat out). "
+                             "With a pause the offered load is below saturation, so latencies show the "
+                             "server's own response time instead of queueing.")
+    args = parser.parse_args()
+    thinks = [float(x) for x in args.think.split(",")]
+    configs = [tuple(int(x) for x in c.split("x")) for c in args.configs.split(",")]
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)",
+          flush=True)
+    results = []
+    w0, t0 = configs[0]
+    with BenchServer(args.backend, workers=w0, threads=t0) as server:
+        project_id, tokens = setup(server, args.items, args.annotators)
+        for i, (w, t) in enumerate(configs):
+            if (w, t) != (server.workers, server.threads):
+                server.restart(workers=w, threads=t)
+            for think in thinks:
+                r = run_once(server, project_id, tokens, seconds=args.seconds, warmup=args.warmup,
+                             client_procs=args.client_procs, seed=args.seed + len(results), think=think)
+                report(r, args.backend, args.annotators, args.seconds)
+                results.append(r)
+                sys.stdout.flush()
+    if len(results) > 1:
+        print("\nconfig   pause s  answers/s  next p50/p95/p99 ms     submit p50/p95/p99 ms   load")
+        for r in results:
+            print(f"{r.config:8s} {r.think:7g} {r.answers_per_s:10.1f}  "
+                  f"{pct(r.next_ms, 50):6.1f} {pct(r.next_ms, 95):6.1f} {pct(r.next_ms, 99):6.1f}    "
+                  f"{pct(r.submit_ms, 50):6.1f} {pct(r.submit_ms, 95):6.1f} {pct(r.submit_ms, 99):6.1f}   "
+                  f"{r.load[0]:.2f}-{r.load[1]:.2f}")
+    flat_out = [r for r in results if r.think == 0] or results
+    best = max(flat_out, key=lambda r: r.answers_per_s)
+    print(f"answers/s={best.answers_per_s:.1f} next_task_p95_ms={pct(best.next_ms, 95):.1f} "
+          f"submit_p95_ms={pct(best.submit_ms, 95):.1f} backend={args.backend} gunicorn={best.config} "
+          f"annotators={args.annotators}")
+
+
+if __name__ == "__main__":
+    main()
