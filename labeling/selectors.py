@@ -83,16 +83,6 @@ def item_answers(item_id: int) -> ItemAnswers:
     return ItemAnswers([r[0] for r in rows], [r[1] for r in rows])
 
 
-def answers_for_items(item_ids: Sequence[int]) -> dict[int, ItemAnswers]:
-    out: dict[int, ItemAnswers] = {i: ItemAnswers([], []) for i in item_ids}
-    rows = (Answer.objects.filter(item_id__in=list(item_ids), excluded=False)
-            .order_by("id").values_list("item_id", "annotator_id", "value"))
-    for item_id, annotator_id, value in rows:
-        out[item_id].annotator_ids.append(annotator_id)
-        out[item_id].values.append(value)
-    return out
-
-
 def confusions_for(project: Project, annotator_ids: Sequence[int], space: LabelSpace) -> np.ndarray | None:
     """Per-annotator confusion matrices (rows true class, columns given label) in ``space``.
 

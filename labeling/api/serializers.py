@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from annotators.models import ApiToken, Membership, Role, TokenKind
 from labeling.models import (
-    Answer, ConsensusMethod, Item, ItemStatus, Job, Project, RuleKind, SchemaKind, TaskOrder, Workforce,
+    Answer, ConsensusMethod, Item, Job, Project, RuleKind, SchemaKind, TaskOrder, Workforce,
 )
 from labeling.schema import NORMALIZERS
 
@@ -168,7 +168,3 @@ class MeSerializer(serializers.Serializer):
     is_superuser = serializers.BooleanField()
     token_kind = serializers.CharField(allow_null=True)
     token_project = serializers.IntegerField(allow_null=True)
-
-
-class ItemStatusFilterSerializer(serializers.Serializer):
-    status = serializers.MultipleChoiceField(choices=ItemStatus.choices, required=False)
