@@ -247,12 +247,14 @@ if not CELERY_BROKER_URL:
     # Embedded: kombu's filesystem transport, a folder that the web process writes and the
     # worker started by `make run` reads. Fine for one machine; use Redis or RabbitMQ beyond.
     CELERY_BROKER_URL = "filesystem://localhost//"
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # exchange tables (broadcast/pidbox); kombu's default is ./control in the working directory
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 5)
