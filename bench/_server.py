@@ -68,12 +68,19 @@ class BenchServer:
         return self.manage("shell", "--no-imports", "-c", code)
 
     def __enter__(self) -> "BenchServer":
+        try:
+            self._setup()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _setup(self) -> None:
         self.manage("migrate", "--noinput", "-v", "0")
         self.shell("from django.contrib.auth import get_user_model; "
                    "get_user_model().objects.create_superuser('bench', 'bench@example.org', 'bench')")
         self.token = self.manage("createtoken", "bench").strip().splitlines()[-1]
         self._start()
-        return self
 
     def _start(self) -> None:
         self.proc = subprocess.Popen(
@@ -83,11 +90,14 @@ class BenchServer:
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
             try:
                 requests.get(f"{self.url}/api/v1/me", headers=self.headers, timeout=10)
                 return
             except requests.RequestException:
                 time.sleep(0.2)
+        self._stop()  # never leave a half-started server behind
         raise RuntimeError(f"gunicorn did not start; see {self.dir / 'gunicorn.log'}")
 
     def _stop(self) -> None:

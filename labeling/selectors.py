@@ -83,19 +83,32 @@ def item_answers(item_id: int) -> ItemAnswers:
     return ItemAnswers([r[0] for r in rows], [r[1] for r in rows])
 
 
-def confusions_for(project: Project, annotator_ids: Sequence[int], space: LabelSpace) -> np.ndarray | None:
+@dataclass
+class Estimate:
+    """An annotator's stored estimate, as the decision reads it (see AnnotatorEstimate)."""
+
+    annotator_id: int
+    accuracy: float | None
+    confusion: list | None
+    labels: list
+
+
+def confusions_for(project: Project, annotator_ids: Sequence[int], space: LabelSpace,
+                   estimates: dict[int, Estimate] | None = None) -> np.ndarray | None:
     """Per-annotator confusion matrices (rows true class, columns given label) in ``space``.
 
     A full matrix is used where the last aggregation run estimated one over the same classes;
     otherwise a one-coin matrix from the estimated accuracy; annotators with no estimate get the
     engine's default (returned as an all-NaN matrix is not allowed, so they get code -1 by the
-    caller). Returns None when no annotator has an estimate."""
+    caller). Returns None when no annotator has an estimate. ``estimates``: the annotators'
+    estimates when the caller already read them (annotator id -> Estimate; absent = none)."""
     ids = list(dict.fromkeys(annotator_ids))
-    estimates = {
-        e.annotator_id: e
-        for e in AnnotatorEstimate.objects.filter(project=project, annotator_id__in=ids)
-        .only("annotator_id", "accuracy", "confusion", "labels")
-    }
+    if estimates is None:
+        estimates = {
+            e.annotator_id: e
+            for e in AnnotatorEstimate.objects.filter(project=project, annotator_id__in=ids)
+            .only("annotator_id", "accuracy", "confusion", "labels")
+        }
     if not estimates:
         return None
     k = space.n_classes

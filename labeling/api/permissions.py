@@ -9,8 +9,10 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from rest_framework import exceptions, permissions
 
-from annotators.models import Role
+from annotators.models import Annotator, Membership, Role
 from annotators.selectors import pipeline_token, project_role
+from labeling import rawsql
+from labeling.errors import DomainError
 from labeling.models import Project
 
 
@@ -45,3 +47,33 @@ def project_for(request, project_id, *, need: str = "member") -> Project:
     if need in ("lead", "read") and role != Role.LEAD:
         raise exceptions.PermissionDenied("only the project's leads may do this")
     return project
+
+
+_MEMBER = rawsql.Loader(Membership, "m")
+_ANNOTATOR = rawsql.Loader(Annotator, "a")
+_PROJECT = rawsql.Loader(Project, "p")
+_MEMBER_SQL = (
+    f"SELECT {_MEMBER.columns}, {_ANNOTATOR.columns}, {_PROJECT.columns} FROM annotators_membership m "
+    "JOIN annotators_annotator a ON a.id = m.annotator_id JOIN labeling_project p ON p.id = m.project_id "
+    "WHERE m.project_id = %s AND a.user_id = %s"
+)
+
+
+def membership_of_caller(request, project_id) -> Membership:
+    """For the annotation workflow (next task, submit): the caller's membership in the project,
+    with ``.annotator`` and ``.project`` loaded, in one query. Callers that are not members get
+    what ``project_for`` says (404 for a project they cannot see), then a 403 "not a member"
+    (superusers see every project but label only where they are members)."""
+    try:
+        pk = int(project_id)
+    except (TypeError, ValueError):
+        raise exceptions.NotFound("not found") from None
+    if pipeline_token(request.auth) is None and request.user.is_authenticated:
+        row = rawsql.fetchone(_MEMBER_SQL, [pk, request.user.pk])
+        if row is not None:
+            membership = _MEMBER.load(row)
+            membership.annotator = _ANNOTATOR.load(row, _MEMBER.width)
+            membership.project = _PROJECT.load(row, _MEMBER.width + _ANNOTATOR.width)
+            return membership
+    project_for(request, pk, need="member")
+    raise DomainError.single(None, "you are not a member of this project", status=403, code="not_member")

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from annotators.models import Membership
 from annotators.services import annotator_for_user
 from labeling.api import serializers as s
-from labeling.api.permissions import project_for
+from labeling.api.permissions import membership_of_caller, project_for
 from labeling.api.views import ERRORS, AnswerList, _validated
 from labeling.errors import DomainError
 from labeling.models import Item, JobKind, Lease
@@ -30,7 +30,8 @@ class NextTaskInput(serializers.Serializer):
 
 
 class TaskOut(serializers.Serializer):
-    state = serializers.ChoiceField(choices=["task", "no_work"])
+    state = serializers.ChoiceField(choices=["task", "no_work", "paused", "too_many_leases"],
+                                    help_text="'paused'/'too_many_leases' only under an answer's `next`.")
     lease = inline_serializer("LeaseOut", {"id": serializers.IntegerField(), "expires_at": serializers.DateTimeField()},
                               required=False, allow_null=True)
     item = inline_serializer("TaskItem", {"id": serializers.IntegerField(), "data": serializers.JSONField()},
@@ -43,17 +44,21 @@ class NextTask(APIView):
 
     @extend_schema(request=NextTaskInput, responses={200: TaskOut, 403: ERRORS, 409: ERRORS})
     def post(self, request, project_id: int):
-        project = project_for(request, project_id, need="member")
+        membership = membership_of_caller(request, project_id)
         data = _validated(NextTaskInput, request.data if isinstance(request.data, dict) else {})
-        offer = task_next(project=project, annotator=annotator_for_user(user=request.user),
+        offer = task_next(project=membership.project, annotator=membership.annotator, membership=membership,
                           exclude_leases=data["exclude_leases"])
-        if offer is None:
-            return Response({"state": "no_work", "message": "There is nothing left for you to label here."})
-        return Response({
-            "state": "task",
-            "lease": {"id": offer.lease.pk, "expires_at": offer.lease.expires_at},
-            "item": {"id": offer.item.pk, "data": offer.item.data},
-        })
+        return Response(_task_body(offer))
+
+
+def _task_body(offer) -> dict:
+    if offer is None:
+        return {"state": "no_work", "message": "There is nothing left for you to label here."}
+    return {
+        "state": "task",
+        "lease": {"id": offer.lease.pk, "expires_at": offer.lease.expires_at},
+        "item": {"id": offer.item.pk, "data": offer.item.data},
+    }
 
 
 class AnswerInput(serializers.Serializer):
@@ -63,6 +68,11 @@ class AnswerInput(serializers.Serializer):
     seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
     client_request_id = serializers.CharField(required=False, allow_null=True, max_length=64,
                                               help_text="Send the same id on retries: one answer is stored.")
+    next = serializers.BooleanField(required=False, default=False,
+                                    help_text="Also lease the next task and return it under `next` "
+                                              "(as POST next-task would), saving a round trip.")
+    exclude_leases = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+                                           help_text="With `next`: leases the client already shows or holds.")
 
 
 class SubmissionOut(serializers.Serializer):
@@ -70,6 +80,7 @@ class SubmissionOut(serializers.Serializer):
     item = serializers.IntegerField()
     status = serializers.CharField()
     decision = serializers.JSONField()
+    next = TaskOut(required=False, help_text="With `next: true`: the next task, as POST next-task returns it.")
 
 
 class AnswerListSubmit(AnswerList):
@@ -79,12 +90,22 @@ class AnswerListSubmit(AnswerList):
     @extend_schema(request=AnswerInput, responses={201: SubmissionOut, 200: SubmissionOut, 400: ERRORS,
                                                    409: ERRORS})
     def post(self, request, project_id: int):
-        project = project_for(request, project_id, need="member")
+        membership = membership_of_caller(request, project_id)
         data = _validated(AnswerInput, request.data)
-        result = answer_submit(project=project, annotator=annotator_for_user(user=request.user),
+        result = answer_submit(project=membership.project, annotator=membership.annotator, membership=membership,
                                item_id=data["item"], value=data["value"], seconds=data.get("seconds"),
                                lease_id=data.get("lease"), client_request_id=data.get("client_request_id"))
-        return Response(result.body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        body = dict(result.body)
+        if data["next"]:
+            # The answer is stored whatever happens here: a pause (a failed check item) or too
+            # many open tasks is told in `next`, not as an error of this submission.
+            try:
+                body["next"] = _task_body(task_next(project=membership.project, annotator=membership.annotator,
+                                                    exclude_leases=data["exclude_leases"]))
+            except DomainError as exc:
+                body["next"] = {"state": exc.code if exc.code in ("paused", "too_many_leases") else "no_work",
+                                "message": str(exc)}
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
 class LeaseSkip(APIView):

@@ -7,14 +7,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from labeling import rawsql
 from labeling.errors import DomainError
 from labeling.models import ACTIVE_STATUSES as ACTIVE
-from labeling.models import Answer, AnswerSource, Item, Project
+from labeling.models import Answer, AnswerSource, Item, ItemStatus, Project
 from labeling.schema import LabelSchema, clean_answer
+from labeling.selectors import Estimate, ItemAnswers
 
 
 @dataclass
@@ -66,9 +68,45 @@ def _refuse(message: str, code: str, status: int = 409, field: str | None = None
     return DomainError.single(field, message, status=status, code=code)
 
 
+_LOCK_SQL = (
+    "SELECT i.id, i.status, i.is_gold, i.gold, i.lease_count, i.open_slots, c.label, "
+    "(SELECT l.id FROM labeling_lease l WHERE l.item_id = i.id AND l.annotator_id = %s AND l.state = 'active'), "
+    "(SELECT l.expires_at FROM labeling_lease l WHERE l.item_id = i.id AND l.annotator_id = %s "
+    "AND l.state = 'active') "
+    "FROM labeling_item i LEFT JOIN labeling_consensus c ON c.item_id = i.id "
+    "WHERE i.id = %s AND i.project_id = %s"
+)
+# Every answer of the item (with the annotators' estimates) and the caller's estimate, oldest first.
+_ANSWERS_SQL = (
+    "SELECT a.id, a.annotator_id, a.value, a.excluded, a.client_request_id, a.result, e.accuracy, e.confusion, "
+    "e.labels FROM labeling_answer a LEFT JOIN labeling_annotatorestimate e "
+    "ON e.annotator_id = a.annotator_id AND e.project_id = %s WHERE a.item_id = %s "
+    "UNION ALL SELECT NULL, e.annotator_id, NULL, NULL, NULL, NULL, e.accuracy, e.confusion, e.labels "
+    "FROM labeling_annotatorestimate e WHERE e.project_id = %s AND e.annotator_id = %s "
+    "ORDER BY 1"
+)
+_ANSWER_INSERT_SQL = (
+    "INSERT INTO labeling_answer (item_id, annotator_id, value, seconds, source, client_request_id, excluded, "
+    "result, created_at) VALUES (%s, %s, %s, %s, %s, %s, FALSE, %s, %s) RETURNING id"
+)
+
+
+def _replay(answer_id: int, result: Any) -> Submission:
+    body = {"answer": answer_id, **(rawsql.json_value(result) or {})}
+    return Submission(body, created=False)
+
+
+def _replay_by_request_id(annotator, client_request_id: str | None) -> Submission | None:
+    if not client_request_id:
+        return None
+    row = rawsql.fetchone("SELECT id, result FROM labeling_answer WHERE annotator_id = %s AND client_request_id = %s",
+                          [annotator.pk, client_request_id])
+    return _replay(row[0], row[1]) if row is not None else None
+
+
 def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seconds: float | None = None,
                   lease_id: int | None = None, client_request_id: str | None = None,
-                  source: str = AnswerSource.INTERNAL) -> Submission:
+                  source: str = AnswerSource.INTERNAL, membership=None) -> Submission:
     """Store one answer and decide its item, all under the item's row lock.
 
     - Idempotent: the same ``client_request_id`` from the same annotator stores one answer and
@@ -77,65 +115,96 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
     - Against an active lease it is always taken. Without one (the lease expired, or none was
       given) it is taken only while the item still needs an answer; otherwise it is refused with
       a 409 that says why, so the client can tell the person: nothing is dropped silently.
+
+    ``membership``: the caller's membership when already loaded (checked for a pause here).
+    Statements: lock the item (with the caller's lease and the current consensus label), read
+    its answers with the annotators' estimates, insert the answer, close the lease, write the
+    item's counters and decision, upsert the consensus, and a history row when the decision
+    changed. The decision is computed before the answer is written, so the answer row is
+    written once, with the body a retry gets back.
     """
-    from labeling.models import Lease, LeaseState
     from labeling.services.decisions import item_decide
     from labeling.services.quality import gold_answer_record
-    from labeling.services.tasks import _release_counts, membership_for
+    from labeling.services.tasks import _check_membership, membership_for
 
-    if client_request_id:
-        done = Answer.objects.filter(annotator=annotator, client_request_id=client_request_id).first()
-        if done is not None:
-            return Submission(done.result or {}, created=False)
-    membership_for(project=project, annotator=annotator)
+    if membership is None:
+        membership_for(project=project, annotator=annotator)
+    else:
+        _check_membership(membership)
     try:
         value = clean_answer(LabelSchema.of(project), value)
     except ValueError as exc:
         raise DomainError.single("value", str(exc), code="invalid_value") from None
     if seconds is not None and (seconds < 0 or seconds > 7 * 24 * 3600):
         raise DomainError.single("seconds", "must be between 0 and one week")
+    lock = " FOR UPDATE OF i" if connection.vendor == "postgresql" else ""
     try:
         with transaction.atomic():
-            item = Item.objects.select_for_update().filter(project=project, pk=item_id).first()
-            if item is None:
+            row = rawsql.fetchone(_LOCK_SQL + lock, [annotator.pk, annotator.pk, item_id, project.pk])
+            if row is None:
+                replay = _replay_by_request_id(annotator, client_request_id)
+                if replay is not None:
+                    return replay
                 raise _refuse(f"no item {item_id} in this project", "not_found", 404, "item")
-            if Answer.objects.filter(item=item, annotator=annotator).exists():
-                raise _refuse("you already answered this item", "already_answered")
+            _, status, is_gold, gold, lease_count, open_slots, previous_label, held_id, held_expires = row
+            ids, values, estimates = [], [], {}
+            for (answer_id, annotator_id, answer_value, excluded, request_id, result,
+                 accuracy, confusion, labels) in rawsql.fetchall(
+                    _ANSWERS_SQL, [project.pk, item_id, project.pk, annotator.pk]):
+                if accuracy is not None or confusion is not None:
+                    estimates[annotator_id] = Estimate(annotator_id, accuracy, rawsql.json_value(confusion),
+                                                       rawsql.json_value(labels) or [])
+                if answer_id is None:
+                    continue
+                if annotator_id == annotator.pk:
+                    if client_request_id and request_id == client_request_id:
+                        return _replay(answer_id, result)
+                    raise _refuse("you already answered this item", "already_answered")
+                if not excluded:
+                    ids.append(annotator_id)
+                    values.append(rawsql.json_value(answer_value))
             now = timezone.now()
-            lease = (Lease.objects.select_for_update()
-                     .filter(item=item, annotator=annotator, state=LeaseState.ACTIVE).first())
-            if lease_id is not None and lease is not None and lease.pk != lease_id:
-                lease = None
-            live = lease is not None and lease.expires_at > now
-            if not live and not item.is_gold:
-                if item.status not in ACTIVE or item.answer_count >= project.max_answers or (
-                        lease is None and item.open_slots <= 0):
+            # The caller's lease on the item counts when it is the one they name (or they name none).
+            named = held_id is not None and (lease_id is None or held_id == lease_id)
+            live = named and rawsql.time_value(held_expires) > now
+            if not live and not is_gold:
+                if status not in ACTIVE or len(values) >= project.max_answers or (
+                        not named and open_slots <= 0):
                     raise _refuse(
                         "your lease on this item expired and the item no longer needs your answer "
-                        f"(it is {item.get_status_display().lower()}); your answer was not stored",
+                        f"(it is {ItemStatus(status).label.lower()}); your answer was not stored",
                         "not_needed")
-            answer = Answer.objects.create(item=item, annotator=annotator, value=value, seconds=seconds,
-                                           source=source, client_request_id=client_request_id or None)
-            if lease is not None:
-                Lease.objects.filter(pk=lease.pk).update(state=LeaseState.ANSWERED, closed_at=now)
-                _release_counts([item.pk])
-                item.refresh_from_db()
-            if item.is_gold:
-                Item.objects.filter(pk=item.pk).update(answer_count=F("answer_count") + 1)
+            writes = rawsql.Writes()
+            if held_id is not None:  # an answer closes the caller's lease on the item, whichever they named
+                writes.add("UPDATE labeling_lease SET state = 'answered', closed_at = %s WHERE id = %s",
+                           [rawsql.time_param(now), held_id])
+                lease_count -= 1
+            item = Item(id=item_id, project_id=project.pk, status=status, is_gold=bool(is_gold),
+                        gold=rawsql.json_value(gold), lease_count=lease_count)
+            item._state.adding = False
+            if is_gold:
+                writes.add("UPDATE labeling_item SET answer_count = answer_count + 1, lease_count = %s, "
+                           "open_slots = needed - %s WHERE id = %s", [lease_count, lease_count, item_id])
                 # Whether it was right is not told: gold items look like any other item.
-                gold_answer_record(project=project, annotator=annotator, item=item, value=value)
-                decision = {"status": item.status, "label": None, "confidence": None}
-                body = {"answer": answer.pk, "item": item.pk, "status": item.status, "decision": decision}
+                decision = {"status": status, "label": None, "confidence": None}
             else:
-                outcome = item_decide(item=item, project=project, reason="answer")
+                outcome = item_decide(
+                    item=item, project=project, reason="answer",
+                    answers=ItemAnswers(ids + [annotator.pk], values + [value]), estimates=estimates,
+                    previous_label=rawsql.json_value(previous_label), writes=writes)
                 decision = {"status": outcome.status, "label": outcome.label, "confidence": outcome.confidence}
-                body = {"answer": answer.pk, "item": item.pk, "status": item.status, "decision": decision}
-            Answer.objects.filter(pk=answer.pk).update(result=body)
-            return Submission(body, created=True)
+            body = {"item": item_id, "status": item.status, "decision": decision}
+            answer_id = writes.run((_ANSWER_INSERT_SQL, [
+                item_id, annotator.pk, rawsql.json_param(value), seconds, source, client_request_id or None,
+                rawsql.json_param(body), rawsql.time_param(now)]))[0]
+            if is_gold:
+                gold_answer_record(project=project, annotator=annotator, item=item, value=value)
+            return Submission({"answer": answer_id, **body}, created=True)
     except IntegrityError:
-        # A concurrent retry of the same submission won the race: return what it stored.
-        if client_request_id:
-            done = Answer.objects.filter(annotator=annotator, client_request_id=client_request_id).first()
-            if done is not None:
-                return Submission(done.result or {}, created=False)
+        # A concurrent retry of the same submission (or the same request id on another item) won
+        # the race: return what it stored.
+        replay = _replay_by_request_id(annotator, client_request_id)
+        if replay is not None:
+            return replay
         raise _refuse("you already answered this item", "already_answered") from None
+

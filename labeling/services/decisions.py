@@ -19,7 +19,8 @@ from labeling.aggregation import QuorumRule, decide_item
 from labeling.models import (
     ACTIVE_STATUSES, Consensus, ConsensusMethod, DecisionEvent, Item, ItemStatus, Project, RuleKind,
 )
-from labeling.selectors import ItemAnswers, confusions_for, item_answers, label_space
+from labeling import rawsql
+from labeling.selectors import Estimate, ItemAnswers, confusions_for, item_answers, label_space
 
 DEFAULT_ACCURACY = 0.7
 
@@ -74,13 +75,14 @@ class Outcome:
                 "votes": self.votes}
 
 
-def evaluate(project: Project, answers: ItemAnswers) -> Outcome:
-    """The decision the rule gives for these answers (no writes)."""
+def evaluate(project: Project, answers: ItemAnswers, estimates: dict[int, Estimate] | None = None) -> Outcome:
+    """The decision the rule gives for these answers (no writes). ``estimates``: the annotators'
+    stored estimates when the caller already read them (else they are read here)."""
     if not answers.values:
         return Outcome(ItemStatus.OPEN, None, 0.0, False, {})
     space, codes = label_space(project, answers.values)
     order = list(dict.fromkeys(answers.annotator_ids))
-    confusions = confusions_for(project, order, space)
+    confusions = confusions_for(project, order, space, estimates=estimates)
     rows = {a: i for i, a in enumerate(order)}
     if confusions is not None:
         known = ~np.isnan(confusions).any(axis=(1, 2))
@@ -97,16 +99,28 @@ def evaluate(project: Project, answers: ItemAnswers) -> Outcome:
     return Outcome(status, label, round(float(decision.confidence), 12), decision.tied, votes)
 
 
-def item_decide(*, item: Item, project: Project, reason: str, actor=None) -> Outcome:
+_NO_LABEL = object()
+
+
+def item_decide(*, item: Item, project: Project, reason: str, actor=None, answers: ItemAnswers | None = None,
+                estimates: dict[int, Estimate] | None = None, previous_label: Any = _NO_LABEL,
+                writes: rawsql.Writes | None = None) -> Outcome:
     """Re-decide ``item`` from its counted answers and write the result. Caller holds the row lock.
+
+    ``item`` must carry the current ``status``, ``lease_count`` and ``is_gold``; it is updated in
+    place. ``answers``/``estimates``/``previous_label`` (the current consensus label) may be
+    passed when the caller already read them under the lock; otherwise they are read here.
+    ``writes``: collect the writes there instead of running them (the caller runs them with its
+    own, in one statement on PostgreSQL).
 
     Reviewed items keep the reviewer's label (a review wins). Gold items are not decided by
     votes: their answer is known; their answers measure annotators.
     """
     if item.status == ItemStatus.REVIEWED or item.is_gold:
         return Outcome(item.status, None, item.confidence or 0.0, False, {})
-    answers = item_answers(item.pk)
-    outcome = evaluate(project, answers)
+    if answers is None:
+        answers = item_answers(item.pk)
+    outcome = evaluate(project, answers, estimates)
     n = len(answers.values)
     if outcome.status in ACTIVE_STATUSES:
         # Undecided: "open" while nobody has answered or holds it, "in progress" otherwise.
@@ -114,32 +128,57 @@ def item_decide(*, item: Item, project: Project, reason: str, actor=None) -> Out
         needed = needed_after(project, top_votes=max(outcome.votes.values(), default=0), answers=n)
     else:
         needed = 0
+    if previous_label is _NO_LABEL:
+        previous_label = Consensus.objects.filter(item=item).values_list("label", flat=True).first()
     previous = item.status
-    previous_label = Consensus.objects.filter(item=item).values_list("label", flat=True).first()
+    now = timezone.now()
     item.status = outcome.status
     item.answer_count = n
     item.needed = needed
     item.open_slots = needed - item.lease_count
     item.confidence = outcome.confidence if n else None
-    item.save(update_fields=["status", "answer_count", "needed", "open_slots", "confidence", "updated_at"])
-    _write_consensus(item, project, outcome, n)
+    own = writes is None
+    writes = rawsql.Writes() if own else writes
+    writes.add(_ITEM_UPDATE_SQL, [item.status, n, item.lease_count, needed, item.open_slots, item.confidence,
+                                  rawsql.time_param(now), item.pk])
+    _write_consensus(item, project, outcome, n, now, writes)
     decided = item.status not in ACTIVE_STATUSES
     if previous != item.status or (decided and previous_label != outcome.label):
-        DecisionEvent.objects.create(item=item, status=item.status, previous_status=previous, label=outcome.label,
-                                     confidence=outcome.confidence if n else None, reason=reason, actor=actor)
+        writes.add(_EVENT_INSERT_SQL, [item.pk, item.status, previous, _json_or_null(outcome.label),
+                                       outcome.confidence if n else None, reason[:200], getattr(actor, "pk", None),
+                                       rawsql.time_param(now)])
+    if own:
+        writes.run()
     return outcome
 
 
-def _write_consensus(item: Item, project: Project, outcome: Outcome, n: int) -> None:
+_ITEM_UPDATE_SQL = ("UPDATE labeling_item SET status = %s, answer_count = %s, lease_count = %s, needed = %s, "
+                    "open_slots = %s, confidence = %s, updated_at = %s WHERE id = %s")
+_CONSENSUS_UPSERT_SQL = (
+    "INSERT INTO labeling_consensus (item_id, label, confidence, method, votes, status, tied, reviewed_by_id, "
+    "reviewed_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s) "
+    "ON CONFLICT (item_id) DO UPDATE SET label = excluded.label, confidence = excluded.confidence, "
+    "method = excluded.method, votes = excluded.votes, status = excluded.status, tied = excluded.tied, "
+    "reviewed_by_id = NULL, reviewed_at = NULL, updated_at = excluded.updated_at"
+)
+_EVENT_INSERT_SQL = (
+    "INSERT INTO labeling_decisionevent (item_id, status, previous_status, label, confidence, reason, actor_id, "
+    "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def _json_or_null(value: Any) -> Any:
+    return None if value is None else rawsql.json_param(value)
+
+
+def _write_consensus(item: Item, project: Project, outcome: Outcome, n: int, now, writes: rawsql.Writes) -> None:
     if n == 0:
-        Consensus.objects.filter(item=item).delete()
+        writes.add("DELETE FROM labeling_consensus WHERE item_id = %s", [item.pk])
         return
     method = project.consensus_method if project.consensus_method in ConsensusMethod.values else "majority"
-    Consensus.objects.update_or_create(item=item, defaults={
-        "label": outcome.label, "confidence": min(max(outcome.confidence, 0.0), 1.0), "method": method,
-        "votes": outcome.votes, "status": outcome.status, "tied": outcome.tied,
-        "reviewed_by": None, "reviewed_at": None,
-    })
+    writes.add(_CONSENSUS_UPSERT_SQL, [
+        item.pk, _json_or_null(outcome.label), min(max(outcome.confidence, 0.0), 1.0), method,
+        rawsql.json_param(outcome.votes), outcome.status, outcome.tied, rawsql.time_param(now)])
 
 
 def review_apply(*, item: Item, project: Project, label: Any, user) -> None:

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
 from annotators.models import Annotator, Membership
+from labeling import rawsql
 from labeling.errors import DomainError
-from labeling.models import ACTIVE_STATUSES, Answer, Item, ItemStatus, Lease, LeaseState, Project, TaskOrder
+from labeling.models import Item, ItemStatus, Lease, LeaseState, Project, TaskOrder
 
 MAX_OPEN_LEASES = 3  # the item on screen, the one prefetched, one spare for a slow network
 EXPIRY_BATCH = 500
@@ -43,6 +44,10 @@ def membership_for(*, project: Project, annotator: Annotator) -> Membership:
     membership = Membership.objects.filter(project=project, annotator=annotator).first()
     if membership is None:
         raise DomainError.single(None, "you are not a member of this project", status=403, code="not_member")
+    return _check_membership(membership)
+
+
+def _check_membership(membership: Membership) -> Membership:
     if membership.paused:
         reason = membership.paused_reason or "a lead paused you"
         raise DomainError.single(None, f"you are paused in this project: {reason}", status=403, code="paused")
@@ -90,29 +95,100 @@ def lease_expire_all() -> int:
     return sum(lease_expire_due(project=project, now=now) for project in Project.objects.filter(pk__in=project_ids))
 
 
-def _candidates(project: Project, annotator: Annotator, *, gold: bool):
-    mine_answered = Answer.objects.filter(item=OuterRef("pk"), annotator=annotator)
-    mine_leased = Lease.objects.filter(item=OuterRef("pk"), annotator=annotator,
-                                       state__in=[LeaseState.ACTIVE, LeaseState.SKIPPED])
-    qs = Item.objects.filter(project=project, is_gold=gold)
-    if gold:
-        qs = qs.order_by("answer_count", "id")
-    else:
-        qs = qs.filter(status__in=ACTIVE_STATUSES, open_slots__gt=0)
-        order = {
-            TaskOrder.DEPTH_FIRST: ("-answer_count", "id"),
-            TaskOrder.BREADTH_FIRST: ("answer_count", "id"),
-            TaskOrder.LEAST_CERTAIN: (F("confidence").asc(nulls_last=True), "id"),
-        }[project.task_order]
-        qs = qs.order_by(*order)
-    qs = qs.filter(~Exists(mine_answered), ~Exists(mine_leased))
-    if connection.features.has_select_for_update_skip_locked:
-        qs = qs.select_for_update(skip_locked=True, of=("self",))
-    return qs
+_T_ITEM, _T_LEASE, _T_ANSWER = "labeling_item", "labeling_lease", "labeling_answer"
+_ORDER_SQL = {
+    TaskOrder.DEPTH_FIRST: "i.answer_count DESC, i.id",
+    TaskOrder.BREADTH_FIRST: "i.answer_count, i.id",
+    TaskOrder.LEAST_CERTAIN: "i.confidence ASC NULLS LAST, i.id",
+}
+# The partial indexes' conditions, as literals: SQLite uses a partial index only when the query
+# repeats its condition with the same constants (a bound parameter does not count).
+_POOL_SQL = "NOT i.is_gold AND i.open_slots > 0 AND i.status IN ('open', 'in_progress')"
+_GOLD_SQL = "i.is_gold"
+_NOT_MINE_SQL = (
+    f"NOT EXISTS (SELECT 1 FROM {_T_ANSWER} a WHERE a.item_id = i.id AND a.annotator_id = %s) "
+    f"AND NOT EXISTS (SELECT 1 FROM {_T_LEASE} l WHERE l.annotator_id = %s AND l.item_id = i.id "
+    "AND l.state IN ('active', 'skipped'))"
+)
+
+
+def _pick_sql(order: str, *, gold: bool, skip_locked: bool) -> str:
+    """The next item for an annotator: first in the pool's index order that they have not
+    answered, skipped or leased. Params: project, annotator, annotator."""
+    where = _GOLD_SQL if gold else _POOL_SQL
+    order_sql = "i.answer_count, i.id" if gold else _ORDER_SQL[order]
+    lock = " FOR UPDATE OF i SKIP LOCKED" if skip_locked else ""
+    return (f"SELECT i.id FROM {_T_ITEM} i WHERE i.project_id = %s AND {where} AND {_NOT_MINE_SQL} "
+            f"ORDER BY {order_sql} LIMIT 1{lock}")
+
+
+def _lease_cte_sql(order: str, *, gold: bool) -> str:
+    """PostgreSQL: pick, count the lease on the item and insert it, in one statement (so one
+    round trip and its own transaction). Params: project, annotator, annotator, project,
+    annotator, expires_at, created_at."""
+    return (
+        f"WITH pick AS ({_pick_sql(order, gold=gold, skip_locked=True)}), "
+        f"upd AS (UPDATE {_T_ITEM} t SET lease_count = t.lease_count + 1, open_slots = t.open_slots - 1, "
+        "status = CASE WHEN t.status = 'open' THEN 'in_progress' ELSE t.status END "
+        "FROM pick WHERE t.id = pick.id RETURNING t.id, t.data, t.is_gold), "
+        f"ins AS (INSERT INTO {_T_LEASE} (project_id, item_id, annotator_id, state, is_gold, expires_at, "
+        "created_at, closed_at) SELECT %s, upd.id, %s, 'active', upd.is_gold, %s, %s, NULL FROM upd "
+        "RETURNING id, item_id) "
+        "SELECT ins.id, upd.id, upd.data, upd.is_gold FROM ins JOIN upd ON upd.id = ins.item_id"
+    )
+
+
+# The caller's open leases, and one row of NULLs if any lease in the project is overdue (an
+# index probe on lease_active_expiry). Params: annotator, project, now, project, now.
+_HELD_SQL = (
+    f"SELECT l.id, l.item_id, l.expires_at, i.data, i.is_gold, i.status FROM {_T_LEASE} l "
+    f"JOIN {_T_ITEM} i ON i.id = l.item_id "
+    "WHERE l.annotator_id = %s AND l.project_id = %s AND l.state = 'active' AND l.expires_at > %s "
+    "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE EXISTS "
+    f"(SELECT 1 FROM {_T_LEASE} d WHERE d.project_id = %s AND d.state = 'active' AND d.expires_at < %s) "
+    "ORDER BY 1"
+)
+
+
+def _offer(project: Project, annotator: Annotator, lease_id: int, item_id: int, data, is_gold, expires_at,
+           status: str = ItemStatus.IN_PROGRESS) -> TaskOffer:
+    lease = Lease(id=lease_id, project_id=project.pk, item_id=item_id, annotator_id=annotator.pk,
+                  state=LeaseState.ACTIVE, is_gold=bool(is_gold), expires_at=expires_at)
+    item = Item(id=item_id, project_id=project.pk, data=rawsql.json_value(data), is_gold=bool(is_gold),
+                status=status)
+    lease._state.adding = item._state.adding = False
+    return TaskOffer(lease, item)
+
+
+def _lease_new(project: Project, annotator: Annotator, *, gold: bool, now) -> TaskOffer | None:
+    expires = now + timedelta(seconds=project.lease_seconds)
+    order = project.task_order
+    if connection.vendor == "postgresql":
+        row = rawsql.fetchone(_lease_cte_sql(order, gold=gold), [
+            project.pk, annotator.pk, annotator.pk, project.pk, annotator.pk, expires, now])
+        if row is None:
+            return None
+        return _offer(project, annotator, row[0], row[1], row[2], row[3], expires)
+    # SQLite (and any backend without SKIP LOCKED): the transaction holds the write lock.
+    with transaction.atomic():
+        row = rawsql.fetchone(_pick_sql(order, gold=gold, skip_locked=False), [project.pk, annotator.pk, annotator.pk])
+        if row is None:
+            return None
+        item_id = row[0]
+        rawsql.execute(
+            f"UPDATE {_T_ITEM} SET lease_count = lease_count + 1, open_slots = open_slots - 1, "
+            "status = CASE WHEN status = 'open' THEN 'in_progress' ELSE status END WHERE id = %s", [item_id])
+        lease_row = rawsql.fetchone(
+            f"INSERT INTO {_T_LEASE} (project_id, item_id, annotator_id, state, is_gold, expires_at, created_at, "
+            f"closed_at) SELECT %s, id, %s, 'active', is_gold, %s, %s, NULL FROM {_T_ITEM} WHERE id = %s "
+            "RETURNING id",
+            [project.pk, annotator.pk, rawsql.time_param(expires), rawsql.time_param(now), item_id])
+        data_row = rawsql.fetchone(f"SELECT data, is_gold FROM {_T_ITEM} WHERE id = %s", [item_id])
+        return _offer(project, annotator, lease_row[0], item_id, data_row[0], data_row[1], expires)
 
 
 def task_next(*, project: Project, annotator: Annotator, exclude_leases: list[int] | None = None,
-              rng: random.Random | None = None) -> TaskOffer | None:
+              rng: random.Random | None = None, membership: Membership | None = None) -> TaskOffer | None:
     """Lease the next item to ``annotator``, or give back a lease they already hold.
 
     - A lease they hold and did not list in ``exclude_leases`` comes back first (a reload shows
@@ -120,35 +196,41 @@ def task_next(*, project: Project, annotator: Annotator, exclude_leases: list[in
     - With probability ``project.gold_rate`` a gold item they have not seen is served; gold items
       look like any other item.
     - None when there is no work left for them.
+
+    ``membership``: the caller's membership when already loaded (the API does it in the same
+    query as the project); it is checked for a pause here either way.
+
+    Statements on PostgreSQL, when a new lease is handed out: one for the caller's open leases
+    that also tells whether any lease of the project is overdue (an index probe; expiry runs
+    only then), and one that picks, leases and counts.
     """
-    membership_for(project=project, annotator=annotator)
-    lease_expire_due(project=project)
+    if membership is None:
+        membership_for(project=project, annotator=annotator)
+    else:
+        _check_membership(membership)
     now = timezone.now()
-    with transaction.atomic():
-        held = list(Lease.objects.filter(project=project, annotator=annotator, state=LeaseState.ACTIVE,
-                                         expires_at__gt=now).select_related("item").order_by("id"))
-        for lease in held:
-            if lease.pk not in (exclude_leases or ()):
-                return TaskOffer(lease, lease.item)
-        if len(held) >= MAX_OPEN_LEASES:
-            raise DomainError.single(None, f"you hold {len(held)} open tasks; answer or skip one first",
-                                     status=409, code="too_many_leases")
-        item = None
-        rng = rng or random
-        if project.gold_rate and rng.random() < project.gold_rate:
-            item = _candidates(project, annotator, gold=True).first()
-        if item is None:
-            item = _candidates(project, annotator, gold=False).first()
-        if item is None:
-            return None
-        lease = Lease.objects.create(project=project, item=item, annotator=annotator, is_gold=item.is_gold,
-                                     expires_at=now + timedelta(seconds=project.lease_seconds))
-        Item.objects.filter(pk=item.pk).update(
-            lease_count=F("lease_count") + 1, open_slots=F("open_slots") - 1,
-            status=ItemStatus.IN_PROGRESS if item.status == ItemStatus.OPEN else item.status,
-        )
-        item.refresh_from_db()
-        return TaskOffer(lease, item)
+    at = rawsql.time_param(now)
+    held = rawsql.fetchall(_HELD_SQL, [annotator.pk, project.pk, at, project.pk, at])
+    if any(row[0] is None for row in held):
+        # Overdue leases elsewhere in the project go back to the pool first (none of them is
+        # among the caller's open leases above, which are all unexpired).
+        lease_expire_due(project=project, now=now)
+        held = [row for row in held if row[0] is not None]
+    skip = set(exclude_leases or ())
+    for lease_id, item_id, expires_at, data, is_gold, status in held:
+        if lease_id not in skip:
+            return _offer(project, annotator, lease_id, item_id, data, is_gold, rawsql.time_value(expires_at),
+                          status)
+    if len(held) >= MAX_OPEN_LEASES:
+        raise DomainError.single(None, f"you hold {len(held)} open tasks; answer or skip one first",
+                                 status=409, code="too_many_leases")
+    rng = rng or random
+    offer = None
+    if project.gold_rate and rng.random() < project.gold_rate:
+        offer = _lease_new(project, annotator, gold=True, now=now)
+    if offer is None:
+        offer = _lease_new(project, annotator, gold=False, now=now)
+    return offer
 
 
 def lease_skip(*, lease: Lease, annotator: Annotator) -> Lease:
