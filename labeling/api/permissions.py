@@ -25,6 +25,17 @@ class PipelineTokensReadOnly(permissions.BasePermission):
         return request.method in permissions.SAFE_METHODS and getattr(view, "pipeline_readable", False)
 
 
+def _project_pk(project_id) -> int:
+    """A project id from the URL, or 404 (not a number, or beyond any id a database holds)."""
+    try:
+        pk = int(project_id)
+    except (TypeError, ValueError):
+        raise exceptions.NotFound("not found") from None
+    if not 0 < pk < 2**63:
+        raise exceptions.NotFound("not found")
+    return pk
+
+
 def project_for(request, project_id, *, need: str = "member") -> Project:
     """The project, if the caller may act on it with ``need`` in ('member', 'lead', 'read').
 
@@ -36,10 +47,7 @@ def project_for(request, project_id, *, need: str = "member") -> Project:
         if need != "read" or str(token.project_id) != str(project_id):
             raise exceptions.NotFound("not found")
         return get_object_or_404(Project, pk=token.project_id)
-    try:
-        pk = int(project_id)
-    except (TypeError, ValueError):
-        raise exceptions.NotFound("not found") from None
+    pk = _project_pk(project_id)
     role = project_role(user=request.user, project_id=pk)
     if role is None:
         raise exceptions.NotFound("not found")
@@ -64,10 +72,7 @@ def membership_of_caller(request, project_id) -> Membership:
     with ``.annotator`` and ``.project`` loaded, in one query. Callers that are not members get
     what ``project_for`` says (404 for a project they cannot see), then a 403 "not a member"
     (superusers see every project but label only where they are members)."""
-    try:
-        pk = int(project_id)
-    except (TypeError, ValueError):
-        raise exceptions.NotFound("not found") from None
+    pk = _project_pk(project_id)
     if pipeline_token(request.auth) is None and request.user.is_authenticated:
         row = rawsql.fetchone(_MEMBER_SQL, [pk, request.user.pk])
         if row is not None:

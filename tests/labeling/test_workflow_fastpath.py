@@ -1,0 +1,131 @@
+"""The annotation hot path: submit returning the next task, the picker's index use on both
+backends, and the identity checks of the one-query membership lookup."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from annotators.models import Membership
+from annotators.services import annotator_for_user, token_create
+from labeling.models import Answer, Item, Lease, LeaseState, TaskOrder
+from labeling.services.tasks import _pick_sql
+from tests.conftest import client_for
+from tests.factories import UserFactory
+from tests.labeling.test_workflow import Crowd, add_items, make_project
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lead_user(db):
+    return UserFactory(username="boss")
+
+
+def test_submit_with_next_returns_the_next_task_and_stores_the_answer(lead_user):
+    project = make_project(lead_user, agree_k=2, min_answers=2, max_answers=3)
+    items = add_items(project, 3)
+    crowd = Crowd(project, 1)
+    first = crowd.next(0).json()
+    r = crowd.answer(0, "pos", task=first, next=True, client_request_id="r1")
+    assert r.status_code == 201, r.json()
+    body = r.json()
+    assert body["item"] == first["item"]["id"] and body["decision"]["label"] == "pos"
+    nxt = body["next"]
+    assert nxt["state"] == "task" and nxt["item"]["id"] != first["item"]["id"]
+    assert Lease.objects.get(pk=nxt["lease"]["id"]).state == LeaseState.ACTIVE
+    # The next task is the same one POST next-task now gives back (the lease the caller holds).
+    assert crowd.next(0).json()["lease"]["id"] == nxt["lease"]["id"]
+    # A retry of the same submission stores nothing new, answers the same, and hands back the
+    # lease already held instead of a second one.
+    again = crowd.answer(0, "pos", task=first, next=True, client_request_id="r1")
+    assert again.status_code == 200
+    assert {k: again.json()[k] for k in ("answer", "item", "status", "decision")} == \
+        {k: body[k] for k in ("answer", "item", "status", "decision")}
+    assert again.json()["next"]["lease"]["id"] == nxt["lease"]["id"]
+    assert Answer.objects.filter(annotator__user=crowd.users[0]).count() == 1
+    # Answer the remaining two; then there is no work left and `next` says so.
+    second = crowd.answer(0, "neg", task=nxt, next=True).json()
+    last = crowd.answer(0, "neg", task=second["next"], next=True).json()
+    assert last["next"]["state"] == "no_work"
+    assert Answer.objects.filter(item__in=items).count() == 3
+
+
+def test_submit_with_next_tells_a_pause_without_losing_the_answer(lead_user):
+    project = make_project(lead_user, agree_k=1, min_answers=1, max_answers=1, gold_rate=1.0,
+                           pause_below_accuracy=0.6, pause_min_gold=1)
+    from labeling.services.items import item_import_objects
+
+    item_import_objects(project=project, objects=[{"external_id": f"g{i}", "gold": "pos"} for i in range(3)])
+    crowd = Crowd(project, 1)
+    r = crowd.answer(0, "neg", next=True)
+    assert r.status_code == 201, r.json()
+    assert r.json()["next"]["state"] == "paused"
+    assert "your accuracy on check items is 0% over 1" in r.json()["next"]["message"]
+    assert Answer.objects.filter(annotator__user=crowd.users[0]).count() == 1
+    assert crowd.next(0).status_code == 403
+
+
+@pytest.mark.parametrize("order", [TaskOrder.DEPTH_FIRST, TaskOrder.BREADTH_FIRST, TaskOrder.LEAST_CERTAIN])
+@pytest.mark.parametrize("gold", [False, True])
+def test_the_picker_can_use_its_partial_index(lead_user, order, gold):
+    """The picker's conditions are written as the partial indexes' own (literals, not bound
+    parameters), so the planner can walk the index in order instead of sorting the project's
+    open items. SQLite's plan says so directly; on PostgreSQL, with sequential scans priced out
+    (a test table is too small for the planner to prefer an index otherwise), the plan must name
+    the index and carry no Sort."""
+    project = make_project(lead_user)
+    add_items(project, 5)
+    index = "item_pick_gold" if gold else {
+        TaskOrder.DEPTH_FIRST: "item_pick_depth", TaskOrder.BREADTH_FIRST: "item_pick_breadth",
+        TaskOrder.LEAST_CERTAIN: "item_pick_uncertain"}[order]
+    sql = _pick_sql(order, gold=gold, skip_locked=connection.vendor == "postgresql")
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, [project.pk, 1, 1])
+            plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
+            assert f"USING INDEX {index}" in plan and "TEMP B-TREE" not in plan, plan
+        else:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute("EXPLAIN " + sql, [project.pk, 1, 1])
+            plan = " | ".join(row[0] for row in cursor.fetchall())
+            assert index in plan and "Sort" not in plan, plan
+
+
+def test_identity_checks_on_the_workflow_endpoints(lead_user):
+    project = make_project(lead_user)
+    add_items(project, 2)
+    crowd = Crowd(project, 1)
+    url = f"/api/v1/projects/{project.pk}"
+    # Not a member of a project they cannot see: 404 (ids do not leak).
+    stranger = client_for(UserFactory(username="stranger"))
+    assert stranger.post(f"{url}/next-task", {}, format="json").status_code == 404
+    assert stranger.post(f"{url}/answers", {"item": 1, "value": "pos"}, format="json").status_code == 404
+    # A superuser sees the project but labels only where they are a member.
+    admin = client_for(UserFactory(username="root", is_superuser=True, is_staff=True))
+    r = admin.post(f"{url}/next-task", {}, format="json")
+    assert r.status_code == 403 and r.json()["code"] == "not_member"
+    # A pipeline token never labels.
+    _, key = token_create(user=lead_user, kind="pipeline", project=project)
+    pipeline = client_for(lead_user)
+    pipeline.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert pipeline.post(f"{url}/next-task", {}, format="json").status_code == 403
+    # A revoked token is refused at once.
+    member = crowd.users[0]
+    token, key = token_create(user=member, name="t")
+    from annotators.services import token_revoke
+
+    token_revoke(token=token)
+    revoked = client_for(member)
+    revoked.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    r = revoked.post(f"{url}/next-task", {}, format="json")
+    assert r.status_code == 401 and "revoked" in r.json()["errors"][0]["message"]
+    # A paused member is told why.
+    Membership.objects.filter(annotator=annotator_for_user(user=member)).update(paused=True, paused_reason="x")
+    r = crowd.next(0)
+    assert r.status_code == 403 and r.json()["code"] == "paused"
+    # Bad ids are 404s, not 500s.
+    assert crowd.clients[0].post("/api/v1/projects/99999999999999999999/next-task", {},
+                                 format="json").status_code == 404
+    assert Item.objects.filter(project=project, lease_count__gt=0).count() == 0
