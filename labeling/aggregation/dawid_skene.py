@@ -16,6 +16,8 @@ Gold items are clamped to their known label after every E-step.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -317,4 +319,342 @@ def one_coin(
         priors=prior,
         n_iter=n_iter,
         converged=converged,
+    )
+
+
+# --- annotator estimates for live decisions -------------------------------------------------------
+#
+# The quorum engine multiplies, per item, each answer's probability under its annotator's confusion
+# matrix. Plugging in point estimates fitted from a few dozen answers per annotator makes those
+# products overconfident: a matrix estimated from 50 answers is trusted like one from 5,000. The
+# estimates below are posterior means under a hierarchical prior fitted to the crowd itself
+# (empirical Bayes), which is exactly the posterior predictive of one answer: an item has at most
+# one answer per annotator, so integrating each annotator's uncertain matrix out of the item's
+# likelihood gives the product of the posterior-mean matrices.
+
+#: Bounds of the fitted prior strengths (pseudo-answers), so that degenerate crowds (one
+#: annotator, everyone identical) give finite, usable estimates.
+MIN_ROW_STRENGTH_PER_CLASS = 0.1
+MAX_PRIOR_STRENGTH = 1e4
+
+
+@dataclass(frozen=True, eq=False)
+class AnnotatorEstimates:
+    """Per-annotator estimates for live decisions (see :func:`estimate_annotators`).
+
+    Attributes:
+        confusions: ``(n_annotators, K, K)`` posterior-mean confusion matrices (rows = true class,
+            columns = given label), or None for item-local codes (free text), where only
+            ``accuracies`` mean anything.
+        accuracies: posterior-mean probability of a right answer per annotator.
+        answers: answers per annotator (gold answers included).
+        accuracy_prior: the crowd's distribution of accuracies, fitted (:class:`AccuracyPrior`).
+        row_strength: pseudo-answers with which each confusion row is pulled toward the
+            annotator's one-coin matrix (``inf`` for the one-coin model).
+        priors: class prior (uniform for item-local codes).
+        posteriors: ``(n_items, K)`` posteriors of the items' true labels.
+        n_classes: K used by the model (for item-local codes: the K the live decision uses).
+        local_labels: the item-local label codes the model was fitted on (None for global codes).
+    """
+
+    confusions: np.ndarray | None
+    accuracies: np.ndarray
+    answers: np.ndarray
+    accuracy_prior: AccuracyPrior
+    row_strength: float
+    priors: np.ndarray
+    posteriors: np.ndarray
+    n_classes: int
+    n_iter: int
+    converged: bool
+    local_labels: np.ndarray | None = None
+
+    @property
+    def prior_accuracy(self) -> float:
+        """Mean of the fitted accuracy prior: the best guess for an annotator with no answers."""
+        return self.accuracy_prior.mean
+
+
+@dataclass(frozen=True)
+class AccuracyPrior:
+    """The crowd's distribution of accuracies: with probability ``1 - chance_share`` an annotator's
+    accuracy is drawn from Beta(``alpha``, ``beta``), otherwise they answer at about chance
+    (Beta with mean ``chance`` = 1/K and :data:`CHANCE_STRENGTH` pseudo-answers): spammers.
+
+    A single Beta fitted to a crowd of similar annotators and one spammer is narrow, and would
+    pull the spammer almost all the way to the crowd; the chance component lets the spammer's own
+    answers decide which group they belong to.
+    """
+
+    alpha: float
+    beta: float
+    chance_share: float
+    chance: float
+
+    def _components(self) -> list[tuple[float, float, float]]:
+        c = CHANCE_STRENGTH
+        out = [(1.0 - self.chance_share, self.alpha, self.beta)]
+        if self.chance_share > 0:
+            out.append((self.chance_share, self.chance * c, (1.0 - self.chance) * c))
+        return out
+
+    @property
+    def mean(self) -> float:
+        """Expected accuracy of an annotator nothing is known about."""
+        return float(sum(w * a / (a + b) for w, a, b in self._components()))
+
+    def log_marginal(self, right: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """Per annotator, log P(right of answers) up to the binomial coefficient."""
+        from scipy.special import betaln, logsumexp
+
+        parts = [np.log(w) + betaln(right + a, answers - right + b) - betaln(a, b)
+                 for w, a, b in self._components() if w > 0]
+        return logsumexp(np.stack(parts), axis=0)
+
+    def posterior_mean(self, right: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """E[accuracy | right of answers] per annotator (counts may be fractional)."""
+        from scipy.special import betaln, softmax
+
+        comps = [(w, a, b) for w, a, b in self._components() if w > 0]
+        logw = np.stack([np.log(w) + betaln(right + a, answers - right + b) - betaln(a, b) for w, a, b in comps])
+        means = np.stack([(right + a) / (answers + a + b) for _, a, b in comps])
+        return (softmax(logw, axis=0) * means).sum(axis=0)
+
+
+#: Pseudo-answers of the chance component of :class:`AccuracyPrior` (Beta(10/K, 10 (K-1)/K)).
+CHANCE_STRENGTH = 10.0
+
+
+def fit_accuracy_prior(
+    right: np.ndarray, answers: np.ndarray, n_classes: int, start: AccuracyPrior | None = None
+) -> AccuracyPrior:
+    """The :class:`AccuracyPrior` maximising the likelihood of ``right`` of ``answers`` per
+    annotator (beta-binomial mixture; empirical Bayes). Counts may be fractional (expected right
+    answers from EM posteriors); annotators without answers are ignored. ``alpha + beta`` is
+    capped at :data:`MAX_PRIOR_STRENGTH`; with no answers at all the prior is Beta(1, 1).
+    ``start`` (e.g. the previous EM iteration's fit) is where the search starts.
+    """
+    from scipy.optimize import minimize
+
+    r = np.asarray(right, dtype=np.float64)
+    n = np.asarray(answers, dtype=np.float64)
+    keep = n > 0
+    r, n = np.clip(r[keep], 0.0, n[keep]), n[keep]
+    chance = 1.0 / max(n_classes, 1)
+    if r.size == 0:
+        return AccuracyPrior(1.0, 1.0, 0.0, chance)
+    m = float(np.clip(r.sum() / n.sum(), 1e-3, 1 - 1e-3))
+    with_chance = n_classes > 1
+
+    lo = np.array([-6.0, -6.0, -12.0])
+    hi = np.array([np.log(MAX_PRIOR_STRENGTH), np.log(MAX_PRIOR_STRENGTH), 12.0])
+
+    def prior_of(x: np.ndarray) -> AccuracyPrior:
+        x = np.clip(x, lo, hi)
+        a, b = np.exp(x[:2])
+        share = 1.0 / (1.0 + np.exp(-x[2])) if with_chance else 0.0
+        return AccuracyPrior(float(a), float(b), float(share), chance)
+
+    def nll(x: np.ndarray) -> float:
+        return float(-prior_of(x).log_marginal(r, n).sum())
+
+    if start is not None and start.chance == chance:
+        share = min(max(start.chance_share, 1e-5), 1 - 1e-5)
+        x0 = np.array([np.log(start.alpha), np.log(start.beta), np.log(share / (1 - share))])
+    else:
+        x0 = np.array([np.log(10.0 * m), np.log(10.0 * (1.0 - m)), -2.0])
+    # three parameters: Nelder-Mead is cheap and needs no gradients
+    res = minimize(nll, np.clip(x0, lo, hi), method="Nelder-Mead",
+                   options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 2000})
+    fitted = prior_of(res.x)
+    total = fitted.alpha + fitted.beta
+    if total > MAX_PRIOR_STRENGTH:
+        scale = MAX_PRIOR_STRENGTH / total
+        fitted = AccuracyPrior(fitted.alpha * scale, fitted.beta * scale, fitted.chance_share, chance)
+    return fitted
+
+
+def _one_coin_matrices(accuracy: np.ndarray, k: int) -> np.ndarray:
+    """``(n, K, K)`` matrices: ``accuracy`` on the diagonal, the rest spread evenly."""
+    if k == 1:
+        return np.ones((len(accuracy), 1, 1))
+    mats = np.repeat(((1.0 - accuracy) / (k - 1))[:, None, None], k, axis=1).repeat(k, axis=2)
+    mats[:, np.arange(k), np.arange(k)] = accuracy[:, None]
+    return mats
+
+
+def fit_row_strength(expected: np.ndarray, base: np.ndarray) -> float:
+    """Dirichlet strength ``s`` maximising the Dirichlet-multinomial likelihood of the confusion
+    rows ``expected[a, t, :]`` around ``s * base[a, t, :]`` (the one-coin matrices).
+
+    Large when annotators' errors look uniform (then a full matrix adds only noise), small when
+    they have systematic confusions. Bounded to ``[0.1 K, MAX_PRIOR_STRENGTH]``.
+    """
+    from scipy.optimize import minimize_scalar
+    from scipy.special import gammaln
+
+    k = expected.shape[1]
+    n = expected.sum(axis=2)
+    base = np.clip(base, 1e-12, None)
+
+    def nll(log_s: float) -> float:
+        s = np.exp(log_s)
+        c = s * base
+        return float(-(gammaln(s) - gammaln(n + s) + (gammaln(expected + c) - gammaln(c)).sum(axis=2)).sum())
+
+    lo, hi = np.log(MIN_ROW_STRENGTH_PER_CLASS * k), np.log(MAX_PRIOR_STRENGTH)
+    res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-3})
+    return float(np.exp(res.x))
+
+
+def item_local_codes(items: np.ndarray, labels: np.ndarray, n_items: int) -> tuple[np.ndarray, int]:
+    """Renumber labels per item: code c on item i = the c-th smallest distinct label on item i.
+
+    For open label sets (free text, multiple-choice sets coded over a whole project) where a label
+    means nothing across items. With globally sorted codes the local order is the sorted order of
+    the item's own values, as the live decision numbers them. Returns the codes and the most
+    distinct labels on one item.
+    """
+    items = np.asarray(items, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if items.size == 0:
+        return labels.copy(), 0
+    span = int(labels.max()) + 1
+    pairs, inverse = np.unique(items * span + labels, return_inverse=True)
+    pair_item = pairs // span
+    first = np.searchsorted(pair_item, np.arange(n_items))
+    codes = inverse - first[items]
+    return codes.astype(np.int64), int(np.bincount(pair_item, minlength=n_items).max())
+
+
+def estimate_annotators(
+    items: np.ndarray,
+    annotators: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_items: int,
+    n_annotators: int,
+    n_classes: int,
+    gold: np.ndarray | None = None,
+    model: str = "confusion",
+    item_local: bool = False,
+    min_classes: int = 1,
+    row_strength: float | None = None,
+    accuracy_prior: AccuracyPrior | None = None,
+    tol: float = 1e-6,
+    max_iter: int = 200,
+) -> AnnotatorEstimates:
+    """Annotator estimates for live decisions: Dawid-Skene EM with an empirical-Bayes prior.
+
+    Model, per annotator ``a``: an accuracy ``p_a`` drawn from the crowd's :class:`AccuracyPrior`
+    (a Beta, plus a share of spammers at about chance); each confusion row ``t ~ Dirichlet(s * one_coin(p_a)[t])``, i.e. centred on
+    "right with ``p_a``, errors uniform", with ``s`` pseudo-answers per row. EM alternates item
+    posteriors (E-step, as :func:`dawid_skene`) with:
+
+    * expected counts ``N[a, t, l]`` (how often ``a`` said ``l`` when the truth was ``t``);
+    * the prior fitted to the annotators' expected right answers (beta-binomial mixture
+      likelihood, :func:`fit_accuracy_prior`), unless ``accuracy_prior`` is given;
+    * ``p_a`` = posterior-mean accuracy; within the Beta component
+      ``(right_a + alpha) / (answers_a + alpha + beta)``: an annotator with 50 answers moves
+      from the crowd's mean by ~50/(50 + alpha + beta) of the way, one with 5,000 answers almost
+      all of it;
+    * rows = ``(N[a, t] + s one_coin(p_a)[t]) / (n_{a,t} + s)``, with ``s`` fitted by
+      :func:`fit_row_strength` unless ``row_strength`` is given: thin rows stay near the
+      one-coin matrix, rows with many answers follow the annotator's own confusions.
+
+    ``model="one_coin"`` keeps only the accuracies (every matrix one-coin). ``item_local=True``
+    renumbers labels per item (:func:`item_local_codes`) for open label sets (free text): the
+    model is then one-coin with a uniform class prior, ``K = max(min_classes, most distinct
+    labels on an item + 1)`` (the live decision's K for free text), and ``confusions`` is None.
+    Gold items (``gold >= 0``, in the same codes as ``labels``) are clamped to their label.
+
+    Iterates until no item posterior moves by more than ``tol`` or ``max_iter`` iterations.
+    """
+    if model not in ("confusion", "one_coin"):
+        raise ValueError(f"model must be 'confusion' or 'one_coin', got {model!r}")
+    items, annotators, labels = check_answers(items, annotators, labels, n_items, n_annotators, n_classes)
+    gold = check_gold(gold, n_items, n_classes)
+    local = None
+    if item_local:
+        model = "one_coin"
+        if gold is not None:
+            # the gold label joins the item's values so that it has a local code
+            known = np.flatnonzero(gold >= 0)
+            all_items = np.concatenate([items, known])
+            codes, most = item_local_codes(all_items, np.concatenate([labels, gold[known]]), n_items)
+            labels, gold_local = codes[: items.size], codes[items.size:]
+            gold = np.full(n_items, -1, dtype=np.int64)
+            gold[known] = gold_local
+        else:
+            labels, most = item_local_codes(items, labels, n_items)
+        local = labels
+        k = max(min_classes, most + 1)
+    else:
+        k = n_classes
+    counts = vote_counts(items, labels, n_items, k)
+    n_answers = counts.sum(axis=1)
+    answered = n_answers > 0
+    if gold is not None:
+        answered = answered | (gold >= 0)
+    per_annotator = np.bincount(annotators, minlength=n_annotators).astype(np.float64)
+    flat = annotators * k + labels
+    uniform = item_local
+
+    post = _initial_posteriors(counts, n_answers)
+    _clamp_gold(post, gold)
+    prior = np.full(k, 1.0 / k)
+    fitted_prior = accuracy_prior if accuracy_prior is not None else AccuracyPrior(1.0, 1.0, 0.0, 1.0 / k)
+    s = np.inf
+    converged = False
+    n_iter = 0
+    confusions = np.full((n_annotators, k, k), 1.0 / k)
+    accuracy = np.full(n_annotators, 1.0 / k)
+    while n_iter < max_iter:
+        n_iter += 1
+        # M-step: expected counts, then the crowd's prior, then posterior means
+        if model == "confusion":
+            expected = np.stack(
+                [np.bincount(flat, weights=post[items, t], minlength=n_annotators * k) for t in range(k)],
+                axis=1,
+            ).reshape(n_annotators, k, k)  # [a, true, given]
+            right = np.trace(expected, axis1=1, axis2=2)
+        else:
+            right = np.bincount(annotators, weights=post[items, labels], minlength=n_annotators)
+        if accuracy_prior is None:
+            fitted_prior = fit_accuracy_prior(right, per_annotator, k, start=fitted_prior if n_iter > 1 else None)
+        accuracy = fitted_prior.posterior_mean(right, per_annotator)
+        base = _one_coin_matrices(accuracy, k)
+        if model == "confusion" and k > 1:
+            s = row_strength if row_strength is not None else fit_row_strength(expected, base)
+            confusions = (expected + s * base) / (expected.sum(axis=2, keepdims=True) + s)
+        else:
+            confusions = base
+        if not uniform:
+            prior = _class_prior(post, answered, 1.0)
+        # E-step
+        log_conf = np.log(np.maximum(confusions, 1e-300))
+        per_answer = log_conf[annotators, :, labels]
+        scores = np.stack(
+            [np.bincount(items, weights=per_answer[:, t], minlength=n_items) for t in range(k)], axis=1
+        ) + np.log(prior)
+        log_post, _ = log_softmax_rows(scores)
+        new_post = np.exp(log_post)
+        _clamp_gold(new_post, gold)
+        delta = float(np.abs(new_post - post).max()) if n_items else 0.0
+        post = new_post
+        if delta < tol:
+            converged = True
+            break
+    return AnnotatorEstimates(
+        confusions=None if item_local else confusions,
+        accuracies=accuracy,
+        answers=per_annotator.astype(np.int64),
+        accuracy_prior=fitted_prior,
+        row_strength=float(s),
+        priors=prior,
+        posteriors=post,
+        n_classes=k,
+        n_iter=n_iter,
+        converged=converged,
+        local_labels=local,
     )

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 
-from labeling.aggregation import accuracies_from_confusions, accuracies_from_gold, dawid_skene, one_coin
+from labeling.aggregation import accuracies_from_gold
+from labeling.aggregation.dawid_skene import estimate_annotators
 from labeling.models import AnnotatorEstimate, ConsensusMethod, Item, ItemStatus, Job, Project
-from labeling.selectors import project_answers
+from labeling.selectors import OPEN_MIN_CLASSES, project_answers
 
 CHUNK = 500
 # A full confusion matrix per annotator is estimated for closed label sets up to this size;
@@ -24,7 +25,15 @@ MAX_CONFUSION_CLASSES = 12
 
 
 def estimates_refresh(*, project: Project) -> dict[str, Any]:
-    """Fit the project's consensus method and store each annotator's estimate."""
+    """Estimate every annotator of the project and store the estimates the live decisions use.
+
+    Dawid-Skene and one-coin projects: :func:`labeling.aggregation.dawid_skene.estimate_annotators`,
+    i.e. EM with an empirical-Bayes prior fitted to the crowd, so each stored matrix/accuracy is a
+    posterior mean that accounts for how many answers it rests on (an annotator with 50 answers
+    stays closer to the crowd's mean than one with 5,000). Gold items are clamped to their known
+    label, so gold answers measure annotators. Free text and multiple-choice sets are coded per
+    item (a value means nothing on another item) and get one-coin accuracies only.
+    """
     data = project_answers(project)
     n_items, n_ann = len(data.item_ids), len(data.annotator_ids)
     if not len(data.labels):
@@ -33,18 +42,24 @@ def estimates_refresh(*, project: Project) -> dict[str, Any]:
     gold = data.gold if (data.gold >= 0).any() else None
     method = project.consensus_method
     confusions = None
-    if method == ConsensusMethod.DAWID_SKENE and data.space.fixed and k <= MAX_CONFUSION_CLASSES:
-        result = dawid_skene(data.items, data.annotators, data.labels, n_items=n_items, n_annotators=n_ann,
-                             n_classes=k, gold=gold)
-        confusions = result.confusions
-        accuracy = accuracies_from_confusions(result.confusions, result.priors)
-    elif method in (ConsensusMethod.DAWID_SKENE, ConsensusMethod.ONE_COIN):
-        result = one_coin(data.items, data.annotators, data.labels, n_items=n_items, n_annotators=n_ann,
-                          n_classes=k, gold=gold)
+    if method in (ConsensusMethod.DAWID_SKENE, ConsensusMethod.ONE_COIN):
+        full = method == ConsensusMethod.DAWID_SKENE and data.space.fixed and k <= MAX_CONFUSION_CLASSES
+        if not full:
+            method = ConsensusMethod.ONE_COIN
+        result = estimate_annotators(
+            data.items, data.annotators, data.labels, n_items=n_items, n_annotators=n_ann, n_classes=k,
+            gold=gold, model="confusion" if full else "one_coin", item_local=not data.space.fixed,
+            min_classes=OPEN_MIN_CLASSES,
+        )
         accuracy = result.accuracies
-        method = ConsensusMethod.ONE_COIN
+        confusions = result.confusions if full else None
+        prior = result.accuracy_prior
+        extra = {"n_iter": result.n_iter,
+                 "accuracy_prior": {"alpha": prior.alpha, "beta": prior.beta, "chance_share": prior.chance_share},
+                 "row_strength": result.row_strength if full else None}
     elif method == ConsensusMethod.WEIGHTED and gold is not None:
         accuracy = accuracies_from_gold(data.items, data.annotators, data.labels, gold, n_ann)
+        extra = {}
     else:
         return {"annotators": 0, "method": method, "note": "majority vote keeps no annotator estimates"}
     answers = np.bincount(data.annotators, minlength=n_ann)
@@ -59,7 +74,7 @@ def estimates_refresh(*, project: Project) -> dict[str, Any]:
         (changed if est.pk else new).append(est)
     AnnotatorEstimate.objects.bulk_create(new, batch_size=1000)
     AnnotatorEstimate.objects.bulk_update(changed, ["accuracy", "confusion", "labels", "answers"], batch_size=1000)
-    return {"annotators": n_ann, "method": method, "n_iter": getattr(result, "n_iter", None)}
+    return {"annotators": n_ann, "method": method, **extra}
 
 
 def project_redecide(*, project: Project, progress=None) -> dict[str, int]:

@@ -167,3 +167,27 @@ def test_decide_item_order_of_answers_does_not_matter() -> None:
     for _ in range(10):
         perm = rng.permutation(7)
         assert decide_item(labels[perm], annotators[perm], n_classes=4, rule=rule, confusions=confusions) == first
+
+
+def test_a_posterior_exactly_on_the_target_is_accepted() -> None:
+    # two net votes of 0.75-accurate annotators on two labels: posterior 9/10 exactly; the
+    # engine's quantised log-likelihoods land ~8e-8 below it, within CONFIDENCE_SLACK
+    from labeling.aggregation.quorum import CONFIDENCE_SLACK
+
+    rule = parse_rule("confidence:0.9/9")
+    for labels in ([0, 0], [0, 0, 0, 1], [1, 0, 1, 0, 0, 0]):
+        d = _decide(labels, rule, k=2, default_accuracy=0.75)
+        assert d.confidence == pytest.approx(0.9, abs=1e-6) and d.status == "accepted"
+    assert 1e-6 < CONFIDENCE_SLACK <= 1e-5
+    # clearly below the target is not accepted: 0.75 vs 0.9
+    assert _decide([0], rule, k=2, default_accuracy=0.75).status == "needs_more"
+
+
+def test_planner_and_engine_agree_on_a_target_met_exactly() -> None:
+    from labeling.aggregation import plan
+
+    rule = parse_rule("confidence:0.9/5")
+    planned = plan(rule, 0.75, 2)
+    # the planner accepts after 2 agreeing answers (posterior exactly 0.9), and so does the engine
+    assert planned.answers_pmf[2] > 0.5
+    assert _decide([1, 1], rule, k=2, default_accuracy=0.75).status == "accepted"
