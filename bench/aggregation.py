@@ -1,6 +1,7 @@
 """Benchmark: this engine vs crowd-kit on synthetic answers with known truth.
 
     .venv/bin/python bench/aggregation.py [--skip-big] [--items 100000] [--seed 0] [--repeat 3]
+                                          [--shuffle] [--methods majority,one_coin,dawid_skene]
 
 Generates ``--items`` items x 5 answers (3 classes; annotators of uneven quality, including
 random and constant spammers; annotator activity skewed), writes them to a CSV of string labels
@@ -12,12 +13,15 @@ labels, in the same process (best of ``--repeat`` interleaved runs per side, def
     dawid_skene vs crowd-kit DawidSkene(n_iter=100)
 
 Both sides start from the same file and end with a pandas Series of label strings indexed by
-item name. Ours reads it the way the ``aggregate`` command does (``read_answer_table``: pyarrow
-CSV reader, multithreaded, the three columns dictionary-encoded while parsing); crowd-kit gets
-what a crowd-kit user would write, the fastest pandas reader (``pd.read_csv(dtype=str,
-engine="pyarrow")``), then ``fit_predict``. "read" is the reader call, "fit" everything after it
-(ours: turning the columns into sorted integer codes, the method, the output Series; crowd-kit:
-``fit_predict``); since our reader already does part of the encoding, compare the totals.
+item name (pandas' ``str`` dtype on both sides). Ours reads it the way the ``aggregate`` command
+does (``read_answer_table``: pyarrow CSV reader, multithreaded, the three columns
+dictionary-encoded while parsing); crowd-kit gets what a crowd-kit user would write, the fastest
+pandas reader (``pd.read_csv(dtype=str, engine="pyarrow")``), then ``fit_predict``. "read" is the
+reader call, "fit" everything after it (ours: turning the columns into sorted integer codes, the
+method, the output Series; crowd-kit: ``fit_predict``); since our reader already does part of the
+encoding, compare the totals. The generated rows are grouped by item (each item's answers
+together, items in name order), which lets our encoder skip sorting the item names; --shuffle
+writes them in random order instead.
 Peak memory is measured in child processes (peak RSS above the interpreter's RSS after
 imports) at 1x and 10x the answers, to show it grows linearly. With --skip-big, the
 10x run (5,000,000 answers by default) is skipped. The last line prints the key ratios.
@@ -84,7 +88,11 @@ def ours(path: Path, method: str) -> tuple[pd.Series, float, float]:
     t1 = time.perf_counter()
     enc = encode(table)
     result = aggregate(method, **enc.arrays())
-    labels = pd.Series(enc.label_names[result.labels], index=pd.Index(enc.item_names, dtype=object), dtype=object)
+    # the same form as crowd-kit's answer: pandas string (``str``) values and index, Arrow-backed
+    labels = pd.Series(
+        pd.array(enc.names_arrow("label").take(result.labels), dtype="str"),
+        index=pd.Index(pd.array(enc.names_arrow("item"), dtype="str")),
+    )
     t2 = time.perf_counter()
     return labels, t1 - t0, t2 - t1
 
@@ -136,9 +144,11 @@ def measure_child(path: Path, method: str) -> tuple[float, float]:
     return float(out[0]), float(out[1])
 
 
-def write_csv(n_items: int, seed: int, out_dir: Path) -> tuple[Path, pd.Series]:
+def write_csv(n_items: int, seed: int, out_dir: Path, shuffle: bool = False) -> tuple[Path, pd.Series]:
     answers, truth = generate(n_items, seed)
-    path = out_dir / f"answers_{len(answers)}.csv"
+    if shuffle:  # rows in random order instead of grouped by item
+        answers = answers.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    path = out_dir / f"answers_{len(answers)}{'_shuffled' if shuffle else ''}.csv"
     answers.to_csv(path, index=False)
     return path, truth
 
@@ -149,6 +159,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-big", action="store_true", help="skip the 10x (5M answers) run")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per side (best is kept)")
+    parser.add_argument("--shuffle", action="store_true", help="write the answers in random row order "
+                        "(default: grouped by item, in item order)")
+    parser.add_argument("--methods", default="majority,one_coin,dawid_skene",
+                        help="comma-separated subset of majority, one_coin, dawid_skene")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--method", default="dawid_skene", help=argparse.SUPPRESS)
@@ -159,12 +173,15 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {Path('/proc/loadavg').read_text().split()[0]} (2 cores)")
-    path, truth = write_csv(args.items, args.seed, args.out)
+    path, truth = write_csv(args.items, args.seed, args.out, args.shuffle)
     n_answers = args.items * ANSWERS_PER_ITEM
-    print(f"{n_answers:,} answers on {args.items:,} items, 3 classes; CSV {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    order = "random row order" if args.shuffle else "rows grouped by item"
+    print(f"{n_answers:,} answers on {args.items:,} items, 3 classes, {order}; "
+          f"CSV {path} ({path.stat().st_size / 1e6:.1f} MB)")
     print(f"{'method':<12} {'side':<10} {'acc':>7} {'read s':>7} {'fit s':>8} {'total s':>8}")
     ratios: dict[str, tuple[float, float, float]] = {}
-    for method in ("majority", "one_coin", "dawid_skene"):
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for method in methods:
         ours(path, method)  # warm-up (imports, page cache)
         runs_ours, runs_theirs = [], []
         for _ in range(args.repeat):  # interleaved; best of --repeat for each side
@@ -183,8 +200,8 @@ def main() -> None:
     mem1, sec1 = measure_child(path, "dawid_skene")
     print(f"peak memory, dawid_skene read-to-labels, {n_answers:,} answers: {mem1:.0f} MB above baseline ({sec1:.2f} s)")
     if not args.skip_big:
-        big_path, big_truth = write_csv(args.items * 10, args.seed + 1, args.out)
-        for method in ("majority", "one_coin", "dawid_skene"):
+        big_path, big_truth = write_csv(args.items * 10, args.seed + 1, args.out, args.shuffle)
+        for method in methods:
             mine, r, f = ours(big_path, method)
             print(f"{10 * n_answers:,} answers, {method:<12} ours: {r + f:6.2f} s (read {r:.2f}, fit {f:.2f}), "
                   f"accuracy {accuracy(mine, big_truth):.4f}")

@@ -13,10 +13,9 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -27,6 +26,9 @@ from .encoding import ANSWER_COLUMNS, EncodedAnswers, encode
 from .majority import majority_vote
 from .planner import PlanResult, plan
 from .quorum import STATUS_NAMES, QuorumRule, parse_rule, quorum_status
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: importing this module does not load pandas
 
 OUTPUT_COLUMNS = ("item", "label", "confidence", "answers", "status")
 
@@ -57,9 +59,9 @@ def _first_ragged_line(path: Path) -> tuple[int, int, int]:
 
 
 def _convert_options(column_type: pa.DataType) -> pacsv.ConvertOptions:
-    """How the answer columns are read: every value a string (as before with pandas' pyarrow
-    engine), only an empty field is missing ("NA", "None", "null" ... are ordinary values),
-    other columns are not read at all."""
+    """How the answer columns are read as plain strings: every value a string (as before with
+    pandas' pyarrow engine), only an empty field is missing ("NA", "None", "null" ... are ordinary
+    values), other columns are not read at all."""
     return pacsv.ConvertOptions(
         column_types={c: column_type for c in ANSWER_COLUMNS},
         include_columns=list(ANSWER_COLUMNS),
@@ -71,6 +73,35 @@ def _convert_options(column_type: pa.DataType) -> pacsv.ConvertOptions:
 #: Dictionary-encoded while parsing (in parallel, one dictionary per block): the encoder then
 #: only has to sort the distinct names instead of hashing every value again.
 ENCODED_STRINGS = pa.dictionary(pa.int32(), pa.string())
+
+#: The dictionary-encoded read leaves two per-value checks to the dictionaries, which hold every
+#: distinct value of their block: UTF-8 validity (``check_utf8=False``) and empty fields (read as
+#: ``""``, not as missing). Same outcome, a fraction of the work.
+_ENCODED_OPTIONS = pacsv.ConvertOptions(
+    column_types={c: ENCODED_STRINGS for c in ANSWER_COLUMNS},
+    include_columns=list(ANSWER_COLUMNS),
+    null_values=[],
+    strings_can_be_null=False,
+    quoted_strings_can_be_null=False,
+    check_utf8=False,
+)
+
+
+def _check_dictionaries(p: Path, table: pa.Table) -> None:
+    """UTF-8 and empty-value checks of a dictionary-encoded read, on the dictionaries only."""
+    columns = [table.column(column) for column in ANSWER_COLUMNS]
+    try:
+        for values in columns:
+            for chunk in values.chunks:
+                chunk.dictionary.validate(full=True)  # checks UTF-8
+    except pa.ArrowInvalid:
+        line = _first_bad_utf8_line(p)
+        raise CLIError(f"{p}: line {line} is not valid UTF-8 text; save the file as UTF-8") from None
+    for column, values in zip(ANSWER_COLUMNS, columns):
+        if any(pc.any(pc.equal(pc.binary_length(chunk.dictionary), 0)).as_py() for chunk in values.chunks):
+            empty = pc.equal(values.cast(pa.string()), "").to_numpy(zero_copy_only=False)
+            row = int(np.flatnonzero(empty)[0])
+            raise CLIError(f"{p}: empty value in column '{column}' at line {row + 2}")
 
 
 def _header_names(path: Path) -> list[str]:
@@ -94,7 +125,7 @@ def read_answer_table(path: str | Path, *, dictionary: bool = True) -> pa.Table:
     if p.stat().st_size == 0:
         raise CLIError(f"{p}: the file is empty (expected a header line 'item,annotator,label')")
     try:
-        table = pacsv.read_csv(p, convert_options=_convert_options(ENCODED_STRINGS if dictionary else pa.string()))
+        table = pacsv.read_csv(p, convert_options=_ENCODED_OPTIONS if dictionary else _convert_options(pa.string()))
     except pa.ArrowKeyError:  # "Column 'label' in include_columns does not exist in CSV file"
         found_names = _header_names(p)
         missing = [c for c in ANSWER_COLUMNS if c not in found_names]
@@ -116,6 +147,9 @@ def read_answer_table(path: str | Path, *, dictionary: bool = True) -> pa.Table:
         raise CLIError(f"{p}: cannot parse as CSV: {text}") from None
     if table.num_rows == 0:
         raise CLIError(f"{p}: no answers (the file has only a header)")
+    if dictionary:
+        _check_dictionaries(p, table)
+        return table
     for column in ANSWER_COLUMNS:
         values = table.column(column)
         if values.null_count:
@@ -182,8 +216,8 @@ def run_aggregate(
         )
     table = pa.table(
         {
-            "item": pa.array(enc.item_names, type=pa.string()),
-            "label": pa.array(enc.label_names[result.labels], type=pa.string()),
+            "item": enc.names_arrow("item"),  # every listed item has answers, so a label
+            "label": enc.names_arrow("label").take(pa.array(result.labels)),
             "confidence": pa.array(np.round(result.confidence, 6)),
             "answers": pa.array(result.n_answers),
             "status": pa.array(np.asarray(STATUS_NAMES, dtype=object)[status], type=pa.string()),
@@ -208,6 +242,8 @@ def run_aggregate(
 
 
 def _numeric_labels(answers: pa.Table, path: str | Path, level: str) -> np.ndarray:
+    import pandas as pd
+
     labels = pd.Series(answers.column("label").cast(pa.string()).to_pandas())
     values = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)

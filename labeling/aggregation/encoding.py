@@ -10,48 +10,106 @@ lookup array. Columns that already arrive dictionary-encoded (the ``aggregate`` 
 CSV that way, see :func:`labeling.aggregation.cli.read_answer_table`) skip the hashing pass over
 the rows. Arrow sorts strings by their UTF-8 bytes, which is the same order as Python's (code
 point) string order, so the codes are those of ``pandas.factorize(sort=True)``.
+
+pandas is imported only where a pandas object has to be built or read (so importing the package
+does not cost the pandas import); the names behind the codes stay Arrow arrays until asked for as
+NumPy arrays (:attr:`EncodedAnswers.item_names` ...), see :meth:`EncodedAnswers.names_arrow`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .textnorm import DEFAULT_TEXT_OPS, normalize_text
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 ANSWER_COLUMNS = ("item", "annotator", "label")
 
 
-@dataclass(frozen=True, eq=False)
+def _names(names: pa.Array) -> np.ndarray:
+    return np.asarray(names.to_numpy(zero_copy_only=False), dtype=object)
+
+
 class EncodedAnswers:
     """Answers as parallel code arrays plus the names behind the codes.
 
     ``item_names[items[j]]`` is the item of answer ``j``; likewise for annotators and labels.
+    The names may be given as NumPy arrays or as Arrow string arrays; Arrow names are turned into
+    NumPy object arrays only when first read (``names_arrow`` gives them without conversion).
+    Immutable, like a frozen dataclass.
     """
 
-    items: np.ndarray
-    annotators: np.ndarray
-    labels: np.ndarray
-    item_names: np.ndarray
-    annotator_names: np.ndarray
-    label_names: np.ndarray
+    __slots__ = ("__weakref__", "_names", "annotators", "items", "labels")
+    _NAME_FIELDS = ("item_names", "annotator_names", "label_names")
+
+    def __init__(
+        self,
+        items: np.ndarray,
+        annotators: np.ndarray,
+        labels: np.ndarray,
+        item_names: np.ndarray | pa.Array,
+        annotator_names: np.ndarray | pa.Array,
+        label_names: np.ndarray | pa.Array,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "items", items)
+        set_(self, "annotators", annotators)
+        set_(self, "labels", labels)
+        set_(self, "_names", {"item_names": item_names, "annotator_names": annotator_names,
+                              "label_names": label_names})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"EncodedAnswers is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"EncodedAnswers is immutable; cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        return (f"EncodedAnswers(answers={len(self.items)}, n_items={self.n_items}, "
+                f"n_annotators={self.n_annotators}, n_classes={self.n_classes})")
+
+    def _numpy_names(self, field: str) -> np.ndarray:
+        names = self._names[field]
+        if isinstance(names, pa.Array):
+            names = self._names[field] = _names(names)  # converted once, then kept
+        return names
+
+    @property
+    def item_names(self) -> np.ndarray:
+        return self._numpy_names("item_names")
+
+    @property
+    def annotator_names(self) -> np.ndarray:
+        return self._numpy_names("annotator_names")
+
+    @property
+    def label_names(self) -> np.ndarray:
+        return self._numpy_names("label_names")
+
+    def names_arrow(self, column: str) -> pa.Array:
+        """Names of ``column`` (``"item"``, ``"annotator"`` or ``"label"``) as an Arrow string
+        array, without building Python strings when they were never converted."""
+        names = self._names[f"{column}_names"]
+        return names if isinstance(names, pa.Array) else pa.array(names, type=pa.string())
 
     @property
     def n_items(self) -> int:
-        return len(self.item_names)
+        return len(self._names["item_names"])
 
     @property
     def n_annotators(self) -> int:
-        return len(self.annotator_names)
+        return len(self._names["annotator_names"])
 
     @property
     def n_classes(self) -> int:
-        return len(self.label_names)
+        return len(self._names["label_names"])
 
     def arrays(self) -> dict[str, object]:
         """Keyword arguments for :func:`labeling.aggregation.aggregate` and friends."""
@@ -69,6 +127,8 @@ class EncodedAnswers:
 
         Items or labels that do not occur in the answers are ignored.
         """
+        import pandas as pd
+
         series = gold if isinstance(gold, pd.Series) else pd.Series(gold, dtype=object)
         item_pos = pd.Index(self.item_names).get_indexer(series.index.astype(str))
         label_pos = pd.Index(self.label_names).get_indexer(series.astype(str).to_numpy())
@@ -96,6 +156,8 @@ def _arrow_strings(values: Iterable[object] | pd.Series | pa.Array | pa.ChunkedA
     if _is_arrow_strings(values):
         arr = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
     else:
+        import pandas as pd
+
         if isinstance(values, (pa.Array, pa.ChunkedArray)):
             values = values.to_pandas()
         series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object), dtype="str")
@@ -116,8 +178,9 @@ def _first_null(arr: pa.ChunkedArray) -> int:
 def _sorted_lookup(entries: pa.Array, redundant: bool) -> tuple[np.ndarray, pa.Array]:
     """(sorted code of every entry, sorted distinct entries).
 
-    When few entries repeat (``redundant=False``), sort them all and merge equal neighbours;
-    otherwise hash them first and sort only the distinct ones.
+    When few entries repeat (``redundant=False``), sort them all and merge equal neighbours
+    (nothing to sort when they already are in order, as the item names of a file in item order
+    are); otherwise hash them first and sort only the distinct ones.
     """
     if redundant:
         encoded = pc.dictionary_encode(entries)
@@ -126,13 +189,19 @@ def _sorted_lookup(entries: pa.Array, redundant: bool) -> tuple[np.ndarray, pa.A
         rank = np.empty(order.size, dtype=np.int64)
         rank[order] = np.arange(order.size, dtype=np.int64)
         return rank[encoded.indices.to_numpy(zero_copy_only=False)], distinct.take(pa.array(order))
-    order = pc.array_sort_indices(entries).to_numpy()
-    ordered = entries.take(pa.array(order))
+    if len(entries) > 1 and pc.all(pc.less_equal(entries[:-1], entries[1:])).as_py():
+        order, ordered = None, entries  # already in order: only merge equal neighbours
+    else:
+        order = pc.array_sort_indices(entries).to_numpy()
+        ordered = entries.take(pa.array(order))
     new = np.ones(len(ordered), dtype=bool)  # first of a run of equal entries
     if len(ordered) > 1:
         new[1:] = pc.not_equal(ordered[1:], ordered[:-1]).to_numpy(zero_copy_only=False)
-    lookup = np.empty(len(ordered), dtype=np.int64)
-    lookup[order] = np.cumsum(new) - 1
+    if order is None:
+        lookup = np.cumsum(new) - 1
+    else:
+        lookup = np.empty(len(ordered), dtype=np.int64)
+        lookup[order] = np.cumsum(new) - 1
     return lookup, ordered if new.all() else ordered.filter(pa.array(new))
 
 
@@ -161,14 +230,17 @@ def _factorize_arrow(arr: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
         overlap = pc.sum(pc.is_in(second, value_set=first)).as_py() or 0
         redundant = len(chunks) * overlap >= len(second)
         lookup, names = _sorted_lookup(pa.concat_arrays([c.dictionary for c in chunks]), redundant)
-    codes = np.empty(len(arr), dtype=np.int64)
-    start = entry = 0
+    # Arrow's take reads the int32 indices as they are (np.take would first copy them to int64)
+    # and allocates from Arrow's memory pool, which keeps freed pages: a process that encodes
+    # repeatedly does not page-fault on fresh memory every time.
+    lookup_array = pa.array(lookup)
+    parts = []
+    entry = 0
     for chunk in chunks:
         size = len(chunk.dictionary)
-        np.take(lookup[entry:entry + size], chunk.indices.to_numpy(zero_copy_only=False),
-                out=codes[start:start + len(chunk)])
-        start += len(chunk)
+        parts.append(pc.take(lookup_array.slice(entry, size), chunk.indices))
         entry += 0 if shared else size
+    codes = _writable_int64(pa.concat_arrays(parts) if len(parts) > 1 else parts[0])
     used = np.zeros(len(names), dtype=bool)
     used[codes] = True
     if not used.all():
@@ -179,8 +251,12 @@ def _factorize_arrow(arr: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return codes, names
 
 
-def _names(names: pa.Array) -> np.ndarray:
-    return np.asarray(names.to_numpy(zero_copy_only=False), dtype=object)
+def _writable_int64(values: pa.Array) -> np.ndarray:
+    """An int64 Arrow array without nulls as a writable NumPy array over the same memory."""
+    buffer = values.buffers()[1]
+    if not buffer.is_mutable:
+        return values.to_numpy(zero_copy_only=False).copy()
+    return np.frombuffer(buffer, dtype=np.int64, count=len(values), offset=values.offset * 8)
 
 
 def factorize_sorted(
@@ -222,16 +298,18 @@ def encode(
         items, annotators, labels = _answer_columns(data)
     if items is None or annotators is None or labels is None:
         raise ValueError("give a DataFrame or all of items, annotators and labels")
-    item_codes, item_names = factorize_sorted(items)
-    annotator_codes, annotator_names = factorize_sorted(annotators)
-    label_codes, names = factorize_sorted(labels)
+    item_codes, item_names = _factorize_arrow(_arrow_strings(items))
+    annotator_codes, annotator_names = _factorize_arrow(_arrow_strings(annotators))
+    label_codes, names = _factorize_arrow(_arrow_strings(labels))
     if label_names is not None:
         fixed = np.asarray([str(x) for x in label_names], dtype=object)
-        if len(set(fixed)) != len(fixed):
+        code_of = {name: code for code, name in enumerate(fixed)}
+        if len(code_of) != len(fixed):
             raise ValueError("label_names has duplicates")
-        position = pd.Index(fixed).get_indexer(names).astype(np.int64)  # given label -> code
+        given = _names(names)
+        position = np.array([code_of.get(name, -1) for name in given], dtype=np.int64)  # given label -> code
         if (position < 0).any():
-            bad = names[label_codes[np.flatnonzero(position[label_codes] < 0)[0]]]
+            bad = given[label_codes[np.flatnonzero(position[label_codes] < 0)[0]]]
             raise ValueError(f"label {bad!r} is not one of label_names")
         label_codes, names = position[label_codes], fixed
     if not (item_codes.size == annotator_codes.size == label_codes.size):

@@ -10,6 +10,8 @@ weights ``w_a = log(p_a (K-1) / (1-p_a))`` of its votes, plus a constant.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
 
 from .base import (
     AggregationResult,
@@ -23,7 +25,7 @@ from .base import (
     softmax_rows,
     vote_counts,
 )
-from .dawid_skene import answer_log_likelihood, confusions_from_posteriors, dawid_skene
+from .dawid_skene import dawid_skene
 
 
 def weighted_votes(
@@ -101,23 +103,44 @@ def majority_vote(
     """
     items, annotators, labels = check_answers(items, annotators, labels, n_items, n_annotators, n_classes)
     check_gold(gold, n_items, n_classes)
-    counts = vote_counts(items, labels, n_items, n_classes)
-    n_answers = counts.sum(axis=1)
+    k = n_classes
+    # One per-answer scratch array serves twice: each answer's (item, label) cell for the vote
+    # counts, then its (annotator, label) column in the incidence matrix below.
+    cell = np.multiply(items, k, out=_pooled(items.size, np.int64))
+    cell += labels
+    counts = np.bincount(cell, minlength=n_items * k).reshape(n_items, k)
+    n_answers = _column_sum(counts)
     answered = n_answers > 0
-    shares = counts / np.maximum(n_answers, 1)[:, None]
-    confusions = confusions_from_posteriors(items, annotators, labels, shares, n_annotators, MAJORITY_SMOOTHING)
-    reliability = answer_log_likelihood(items, annotators, labels, quantize(np.log(confusions)), n_items)
+    shares = _pooled(counts.size, np.float64).reshape(counts.shape)
+    np.divide(counts, np.maximum(n_answers, 1)[:, None], out=shares)
+    # Both passes over the answers go through one sparse incidence matrix, item x (annotator,
+    # given label), each a single product in compiled code: the M-step sums the vote shares of the
+    # items an annotator gave label l (in input order, as a bincount would), the E-step sums the
+    # quantized log-likelihoods per item (exact, so order-free).
+    group = np.multiply(annotators, k, out=cell)
+    group += labels
+    ones = _pooled(group.size, np.float64)
+    ones.fill(1.0)
+    incidence = sp.coo_array((ones, (items, group)), shape=(n_items, n_annotators * k))
+    expected = (incidence.T @ shares).reshape(n_annotators, k, k).transpose(0, 2, 1) + MAJORITY_SMOOTHING
+    confusions = expected / expected.sum(axis=2, keepdims=True)  # (annotator, true, given)
+    log_conf = quantize(np.log(confusions))
+    reliability = incidence @ log_conf.transpose(0, 2, 1).reshape(n_annotators * k, k)
+    del incidence, group, cell, ones
     if uniform_prior:
-        prior = np.full(n_classes, 1.0 / n_classes)
+        prior = np.full(k, 1.0 / k)
     else:
-        prior = (shares[answered].sum(axis=0) + 1.0) / (answered.sum() + n_classes)
+        # rows without answers hold zero shares
+        prior = (np.array([shares[:, t].sum() for t in range(k)]) + 1.0) / (answered.sum() + k)
+    del shares
     log_prior = quantize(np.log(prior))
-    posteriors = softmax_rows(reliability + log_prior)
-    chosen, tied, level = pick_labels([counts, reliability, log_prior[None, :]], answered)
+    chosen, tied, level = _plurality(counts, answered, [reliability, log_prior])
+    reliability += log_prior
+    posteriors = _softmax_columns(reliability)  # in place
     return AggregationResult(
         method="majority",
         labels=chosen,
-        confidence=chosen_confidence(posteriors, chosen),
+        confidence=_chosen_confidence(posteriors, chosen, answered),
         posteriors=posteriors,
         tied=tied,
         tie_level=level,
@@ -127,6 +150,91 @@ def majority_vote(
         confusions=confusions,
         priors=prior,
     )
+
+
+def _pooled(size: int, dtype: type) -> np.ndarray:
+    """An uninitialised writable 1-d array for per-answer scratch, from Arrow's memory pool.
+
+    The pool (mimalloc or jemalloc) keeps freed pages mapped, so a long-running process that
+    aggregates repeatedly does not page-fault on every fresh multi-megabyte array, as it does
+    with the C library's allocator, which returns such arrays to the system when freed.
+    """
+    dt = np.dtype(dtype)
+    return np.frombuffer(pa.allocate_buffer(size * dt.itemsize), dtype=dt, count=size)
+
+
+def _column_sum(table: np.ndarray) -> np.ndarray:
+    """Row sums of a narrow ``(n, K)`` table, one vector add per column (numpy's reductions
+    along a short last axis are several times slower)."""
+    total = table[:, 0].copy() if table.shape[1] else np.zeros(table.shape[0], dtype=table.dtype)
+    for t in range(1, table.shape[1]):
+        total += table[:, t]
+    return total
+
+
+def _softmax_columns(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of an ``(n, K)`` table, in place, with column-wise vector operations
+    (same values as :func:`labeling.aggregation.base.softmax_rows`)."""
+    top = scores[:, 0].copy()
+    for t in range(1, scores.shape[1]):
+        np.maximum(top, scores[:, t], out=top)
+    scores -= top[:, None]
+    np.exp(scores, out=scores)
+    scores /= _column_sum(scores)[:, None]
+    return scores
+
+
+def _plurality(
+    counts: np.ndarray, answered: np.ndarray, tie_keys: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`labeling.aggregation.base.pick_labels` with ``[counts, *tie_keys]`` for a narrow
+    ``(n, K)`` vote table, column by column; the tie keys are read only on the tied rows.
+
+    Each tie key is an ``(n, K)`` table or a ``(K,)`` vector (the same for every row).
+    """
+    n, k = counts.shape
+    best = counts[:, 0].copy() if k else np.zeros(n, dtype=counts.dtype)
+    chosen = np.zeros(n, dtype=np.int64)
+    for t in range(1, k):
+        np.copyto(chosen, t, where=counts[:, t] > best)
+        np.maximum(best, counts[:, t], out=best)
+    n_top = np.zeros(n, dtype=np.int32)
+    for t in range(k):
+        n_top += counts[:, t] == best
+    tied = (n_top > 1) & answered
+    level = np.zeros(n, dtype=np.int8)
+    rows = np.flatnonzero(tied)
+    if rows.size:
+        candidates = [counts[rows, t] == best[rows] for t in range(k)]
+        open_rows = np.ones(rows.size, dtype=bool)
+        for j, key in enumerate(tie_keys, start=1):
+            values = [key[t] if key.ndim == 1 else key[rows, t] for t in range(k)]
+            top = np.full(rows.size, -np.inf)
+            for t in range(k):
+                np.maximum(top, np.where(candidates[t], values[t], -np.inf), out=top)
+            left = np.zeros(rows.size, dtype=np.int64)
+            for t in range(k):
+                candidates[t] &= values[t] == top
+                left += candidates[t]
+            settled = open_rows & (left == 1)
+            level[rows[settled]] = j
+            open_rows &= ~settled
+        level[rows[open_rows]] = len(tie_keys) + 1
+        sub = np.zeros(rows.size, dtype=np.int64)
+        for t in range(k - 1, -1, -1):  # lowest code among the survivors
+            sub[candidates[t]] = t
+        chosen[rows] = sub
+    chosen[~answered] = -1
+    return chosen, tied, level
+
+
+def _chosen_confidence(posteriors: np.ndarray, chosen: np.ndarray, answered: np.ndarray) -> np.ndarray:
+    """Posterior of each row's chosen label (0.0 for rows without answers)."""
+    n, k = posteriors.shape
+    flat = np.arange(n, dtype=np.int64) * k + np.maximum(chosen, 0)
+    confidence = np.take(posteriors.reshape(-1), flat)
+    confidence[~answered] = 0.0
+    return confidence
 
 
 def weighted_majority(

@@ -269,3 +269,56 @@ def test_sorted_lookup_either_way(redundant: bool) -> None:
     want = sorted(set(entries.to_pylist()))
     assert names.to_pylist() == want
     assert lookup.tolist() == [want.index(v) for v in entries.to_pylist()]
+
+
+def test_names_stay_arrow_until_read(tmp_path: Path) -> None:
+    rows = [("q2", "b", "dog"), ("q1", "a", "cat"), ("q2", "a", "cat")]
+    enc = encode(read_answer_table(_write_csv(tmp_path / "n.csv", rows)))
+    assert enc.names_arrow("item").to_pylist() == ["q1", "q2"]
+    assert enc.item_names.dtype == object and enc.item_names.tolist() == ["q1", "q2"]
+    assert enc.item_names is enc.item_names  # converted once
+    assert enc.names_arrow("label").to_pylist() == ["cat", "dog"]
+    assert (enc.n_items, enc.n_annotators, enc.n_classes) == (2, 2, 2)
+    with pytest.raises(AttributeError):
+        enc.items = np.zeros(3, dtype=np.int64)
+    # codes are ordinary writable int64 arrays
+    assert enc.items.dtype == np.int64 and enc.items.flags.writeable
+    assert enc.items.tolist() == [1, 0, 1] and enc.labels.tolist() == [1, 0, 0]
+
+
+def test_item_names_already_in_order_across_blocks(tmp_path: Path) -> None:
+    # a file in item order: each block's dictionary is sorted and an item's answers may straddle
+    # a block boundary (the same name at the end of one dictionary and the start of the next)
+    n = 150_000
+    items = np.char.add("item", np.char.zfill((np.arange(n) // 3).astype(str), 6))
+    rng = np.random.default_rng(5)
+    labels = np.array(["b", "a", "c"])[rng.integers(0, 3, n)]
+    path = tmp_path / "ordered.csv"
+    pd.DataFrame({"item": items, "annotator": np.char.add("w", (np.arange(n) % 7).astype(str)),
+                  "label": labels}).to_csv(path, index=False)
+    table = read_answer_table(path)
+    assert table.column("item").num_chunks > 1
+    enc = encode(table)
+    _assert_same(enc, _reference_encode(path))
+    # the same names out of order take the sorting path and agree
+    codes, names = factorize_sorted(pa.chunked_array([items[::-1][: n // 2], items[::-1][n // 2:]]).dictionary_encode())
+    assert names.tolist() == sorted(set(items.tolist())) and (names[codes] == items[::-1]).all()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'item,annotator,label\nq1,a,cat\nq2,,dog\nq3,c,""\n', "empty value in column 'annotator' at line 3"),
+        (b"item,annotator,label\nq1,a,cat\n,b,dog\n", "empty value in column 'item' at line 3"),
+        (b"item,annotator,label\nq1,a,c\xe9t\nq2,,dog\n", "line 2 is not valid UTF-8"),
+        (b"item,annotator,label\nq\xff1,a,cat\n", "line 2 is not valid UTF-8"),
+    ],
+)
+def test_dictionary_read_checks(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(CLIError, match=message):
+        read_answer_table(path)
+    if b"\xff" not in content and b"\xe9" not in content:
+        with pytest.raises(CLIError, match=message):
+            read_answer_table(path, dictionary=False)
