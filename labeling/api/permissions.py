@@ -69,10 +69,15 @@ _MEMBER_SQL = (
 
 def membership_of_caller(request, project_id) -> Membership:
     """For the annotation workflow (next task, submit): the caller's membership in the project,
-    with ``.annotator`` and ``.project`` loaded, in one query. Callers that are not members get
+    with ``.annotator`` and ``.project`` loaded, in one query (none at all when the view sets
+    ``prefetch_membership``: the token authentication read it with the token). Callers that are not members get
     what ``project_for`` says (404 for a project they cannot see), then a 403 "not a member"
     (superusers see every project but label only where they are members)."""
     pk = _project_pk(project_id)
+    prefetched = getattr(request, "_quorum_membership", None)  # by the token authentication
+    if prefetched is not None and prefetched[0] == pk and prefetched[1] is not None \
+            and pipeline_token(request.auth) is None:
+        return prefetched[1]
     if pipeline_token(request.auth) is None and request.user.is_authenticated:
         row = rawsql.fetchone(_MEMBER_SQL, [pk, request.user.pk])
         if row is not None:

@@ -137,6 +137,10 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
         raise DomainError.single("value", str(exc), code="invalid_value") from None
     if seconds is not None and (seconds < 0 or seconds > 7 * 24 * 3600):
         raise DomainError.single("seconds", "must be between 0 and one week")
+    if not 0 < item_id < 2**63:
+        raise _refuse(f"no item {item_id} in this project", "not_found", 404, "item")
+    if lease_id is not None and not 0 < lease_id < 2**63:
+        lease_id = -1  # names no lease of theirs
     lock = " FOR UPDATE OF i" if connection.vendor == "postgresql" else ""
     try:
         with transaction.atomic():

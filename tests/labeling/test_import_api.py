@@ -3,7 +3,6 @@ store nothing."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest

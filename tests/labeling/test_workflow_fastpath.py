@@ -129,3 +129,46 @@ def test_identity_checks_on_the_workflow_endpoints(lead_user):
     assert crowd.clients[0].post("/api/v1/projects/99999999999999999999/next-task", {},
                                  format="json").status_code == 404
     assert Item.objects.filter(project=project, lease_count__gt=0).count() == 0
+
+
+def test_answer_bodies_in_any_form_get_drf_errors_or_the_same_result(lead_user):
+    """The plain-body fast path and the serializer agree: odd forms go to the serializer."""
+    project = make_project(lead_user, agree_k=1, min_answers=1, max_answers=1)
+    add_items(project, 4)
+    crowd = Crowd(project, 1)
+    url = f"/api/v1/projects/{project.pk}/answers"
+    client = crowd.clients[0]
+    cases = [
+        ({"value": "pos"}, "item", "This field is required."),
+        ({"item": "x", "value": "pos"}, "item", "A valid integer is required."),
+        ({"item": 1, "value": None}, "value", "This field may not be null."),
+        ({"item": 1, "value": "pos", "seconds": -1}, "seconds", "Ensure this value is greater than or equal to 0."),
+        ({"item": 1, "value": "pos", "client_request_id": ""}, "client_request_id", "This field may not be blank."),
+        ({"item": 1, "value": "pos", "client_request_id": "x" * 65}, "client_request_id",
+         "Ensure this field has no more than 64 characters."),
+        ({"item": 1, "value": "pos", "next": "perhaps"}, "next", "Must be a valid boolean."),
+    ]
+    for body, field, message in cases:
+        r = client.post(url, body, format="json")
+        assert r.status_code == 400, (body, r.json())
+        assert {"field": field, "message": message} in [
+            {k: e[k] for k in ("field", "message")} for e in r.json()["errors"]], r.json()
+    # Ids beyond what a database holds are "no such item", not a server error.
+    r = client.post(url, {"item": 10**30, "value": "pos"}, format="json")
+    assert r.status_code == 404 and r.json()["errors"][0]["field"] == "item"
+    # Coerced forms (a numeric string id, padded request id) are accepted as DRF accepts them.
+    task = crowd.next(0).json()
+    r = client.post(url, {"item": str(task["item"]["id"]), "lease": task["lease"]["id"], "value": "pos",
+                          "seconds": "2.5", "client_request_id": "  padded  "}, format="json")
+    assert r.status_code == 201, r.json()
+    from labeling.models import Answer
+
+    stored = Answer.objects.get(pk=r.json()["answer"])
+    assert stored.seconds == 2.5 and stored.client_request_id == "padded"
+    # The plain form stores the same.
+    task = crowd.next(0).json()
+    r = client.post(url, {"item": task["item"]["id"], "lease": task["lease"]["id"], "value": "neg", "seconds": 3,
+                          "client_request_id": "plain"}, format="json")
+    assert r.status_code == 201
+    stored = Answer.objects.get(pk=r.json()["answer"])
+    assert stored.seconds == 3.0 and stored.client_request_id == "plain" and stored.value == "neg"
