@@ -26,9 +26,13 @@ def _sql() -> tuple:
         from labeling.models import Project
 
         user_model = get_user_model()
-        token, user = rawsql.Loader(ApiToken, "t"), rawsql.Loader(user_model, "u")
+        # What a request reads of the token and the user; the rest is loaded if asked for.
+        token = rawsql.Loader(ApiToken, "t", defer=("name", "key_hash", "prefix", "created_at"))
+        user = rawsql.Loader(user_model, "u", defer=[f for f in ("password", "last_login", "first_name", "last_name",
+                                                                "email", "date_joined")
+                                                    if f in {x.name for x in user_model._meta.concrete_fields}])
         member, annotator, project = (rawsql.Loader(Membership, "m"), rawsql.Loader(Annotator, "a"),
-                                      rawsql.Loader(Project, "p"))
+                                      rawsql.Loader(Project, "p", defer=("instructions",)))
         base = (f"FROM {rawsql.table(ApiToken)} t "
                 f"JOIN {rawsql.table(user_model)} u ON u.{rawsql.q(user_model._meta.pk.column)} = t.user_id ")
         _loaders["sql"] = (

@@ -194,6 +194,9 @@ QUORUM = {
     "MAX_ITEM_BYTES": env_int("QUORUM_MAX_ITEM_BYTES", 1024 * 1024),
     "IMPORT_BATCH_SIZE": env_int("QUORUM_IMPORT_BATCH_SIZE", 2000),
     "DEFAULT_LEASE_SECONDS": env_int("QUORUM_DEFAULT_LEASE_SECONDS", 600),
+    # PostgreSQL: prepare the annotation endpoints' statements once per connection (labeling/
+    # rawsql.py). Turn off behind a connection pooler in transaction mode that cannot keep them.
+    "PREPARED_STATEMENTS": env_int("QUORUM_PREPARED_STATEMENTS", 1) == 1,
 }
 
 # --- REST API -------------------------------------------------------------------------------

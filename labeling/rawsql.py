@@ -3,7 +3,8 @@
 Django's ORM spends most of a small request building SQL (about 0.5 ms per statement on these
 machines, several times what the database needs to run it). The annotation hot path (token
 lookup, membership, next task, submit) therefore uses fixed SQL strings built once per process,
-run through Django's own connection (same transactions, same query logging in tests) and loaded
+run on Django's own connection (same transactions; on PostgreSQL through a psycopg cursor with
+prepared statements, see ``_cursor``, so they do not show in Django's query log) and loaded
 back into model instances with the ORM's own value converters, so callers get the same objects
 the ORM would have given them. Everything else uses the ORM.
 
@@ -21,7 +22,10 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+
+# ``django.db.connection`` is a proxy that looks the thread's connection up on every attribute
+# access (tens of times per request here); the functions below look it up once per call.
 
 
 def q(name: str) -> str:
@@ -33,8 +37,7 @@ def table(model: type[models.Model]) -> str:
     return q(model._meta.db_table)
 
 
-def _prepared() -> bool:
-    return connection.vendor == "postgresql" and settings.QUORUM.get("PREPARED_STATEMENTS", True)
+_PREPARE = settings.QUORUM.get("PREPARED_STATEMENTS", True)
 
 
 @contextmanager
@@ -45,20 +48,21 @@ def _cursor():
     come out as Django's (``IntegrityError`` and so on), as from ``connection.cursor()``.
     Elsewhere (or with QUORUM_PREPARED_STATEMENTS=0, e.g. behind a pooler in transaction mode),
     Django's own cursor."""
-    if not _prepared():
-        with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql" or not _PREPARE:
+        with db.cursor() as cursor:
             yield cursor, {}
         return
     import psycopg
 
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    raw = connection.connection
+    db.ensure_connection()
+    db.validate_no_broken_transaction()
+    raw = db.connection
     if raw.prepare_threshold is None:
         # Django turns automatic preparation off (None); a huge threshold keeps it off for the
         # ORM's statements while ``prepare=True`` below prepares these.
         raw.prepare_threshold = 2**31
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+    with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         yield cursor, {"prepare": True}
 
 
@@ -83,12 +87,12 @@ def execute(sql: str, params: Sequence[Any] = ()) -> int:
 
 def time_param(value: datetime) -> Any:
     """A datetime as this backend stores it (SQLite: naive UTC text, as the ORM writes it)."""
-    return connection.ops.adapt_datetimefield_value(value)
+    return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(value)
 
 
 def json_param(value: Any) -> Any:
     """A value for a JSON column, as the ORM would send it."""
-    return connection.ops.adapt_json_value(value, None)
+    return connections[DEFAULT_DB_ALIAS].ops.adapt_json_value(value, None)
 
 
 def json_value(raw: Any) -> Any:
@@ -110,7 +114,7 @@ def time_value(raw: Any) -> datetime | None:
     col = field.get_col(field.model._meta.db_table)
     value = raw
     for converter in _converters(field, field.model._meta.db_table):
-        value = converter(value, col, connection)
+        value = converter(value, col, connections[DEFAULT_DB_ALIAS])
     return value
 
 
@@ -121,12 +125,13 @@ def _converters(field: models.Field, alias: str) -> list:
 
 class Loader:
     """Selects a model's concrete columns under an alias and builds instances from the rows, with
-    the ORM's converters (JSON, datetimes, booleans on SQLite), as ``Model.from_db`` expects."""
+    the ORM's converters (JSON, datetimes, booleans on SQLite), as ``Model.from_db`` expects.
+    ``defer``: fields left out, as ``QuerySet.defer`` would (read on first access)."""
 
-    def __init__(self, model: type[models.Model], alias: str) -> None:
+    def __init__(self, model: type[models.Model], alias: str, defer: Sequence[str] = ()) -> None:
         self.model = model
         self.alias = alias
-        self.fields = list(model._meta.concrete_fields)
+        self.fields = [f for f in model._meta.concrete_fields if f.name not in defer]
         self.attnames = [f.attname for f in self.fields]
         self.columns = ", ".join(f"{q(alias)}.{q(f.column)}" for f in self.fields)
         self.width = len(self.fields)
@@ -134,16 +139,18 @@ class Loader:
         self._vendor: str | None = None
 
     def load(self, row: Sequence[Any], start: int = 0) -> models.Model:
-        if self._conv is None or self._vendor != connection.vendor:
-            self._conv = [_converters(f, self.alias) for f in self.fields]
-            self._cols = [f.get_col(self.alias) for f in self.fields]
-            self._vendor = connection.vendor
+        db = connections[DEFAULT_DB_ALIAS]
+        if self._conv is None or self._vendor != db.vendor:
+            self._conv = [(i, _converters(f, self.alias), f.get_col(self.alias))
+                          for i, f in enumerate(self.fields)]
+            self._conv = [c for c in self._conv if c[1]]
+            self._vendor = db.vendor
         values = list(row[start:start + self.width])
-        for i, converters in enumerate(self._conv):
-            if converters and values[i] is not None:
+        for i, converters, col in self._conv:
+            if values[i] is not None:
                 for converter in converters:
-                    values[i] = converter(values[i], self._cols[i], connection)
-        return self.model.from_db(connection.alias, self.attnames, values)
+                    values[i] = converter(values[i], col, db)
+        return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
 
 
 

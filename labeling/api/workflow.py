@@ -105,8 +105,10 @@ class AnswerListSubmit(AnswerList):
             # The answer is stored whatever happens here: a pause (a failed check item) or too
             # many open tasks is told in `next`, not as an error of this submission.
             try:
-                body["next"] = _task_body(task_next(project=membership.project, annotator=membership.annotator,
-                                                    exclude_leases=data["exclude_leases"]))
+                body["next"] = _task_body(task_next(
+                    project=membership.project, annotator=membership.annotator,
+                    membership=None if result.membership_stale else membership,
+                    exclude_leases=data["exclude_leases"]))
             except DomainError as exc:
                 body["next"] = {"state": exc.code if exc.code in ("paused", "too_many_leases") else "no_work",
                                 "message": str(exc)}

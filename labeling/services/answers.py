@@ -62,6 +62,9 @@ class Submission:
 
     body: dict[str, Any]
     created: bool
+    #: The caller's membership may have changed (a gold answer can pause them): re-read it
+    #: before handing out more work.
+    membership_stale: bool = True
 
 
 def _refuse(message: str, code: str, status: int = 409, field: str | None = None) -> DomainError:
@@ -203,7 +206,7 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
                 rawsql.json_param(body), rawsql.time_param(now)]))[0]
             if is_gold:
                 gold_answer_record(project=project, annotator=annotator, item=item, value=value)
-            return Submission({"answer": answer_id, **body}, created=True)
+            return Submission({"answer": answer_id, **body}, created=True, membership_stale=bool(is_gold))
     except IntegrityError:
         # A concurrent retry of the same submission (or the same request id on another item) won
         # the race: return what it stored.
