@@ -14,14 +14,18 @@ labels, in the same process (best of ``--repeat`` interleaved runs per side, def
 
 Both sides start from the same file and end with a pandas Series of label strings indexed by
 item name (pandas' ``str`` dtype on both sides). Ours reads it the way the ``aggregate`` command
-does (``read_answer_table``: pyarrow CSV reader, multithreaded, the three columns
-dictionary-encoded while parsing); crowd-kit gets what a crowd-kit user would write, the fastest
+does (``read_answer_table``: pyarrow CSV reader, multithreaded; a column whose first rows come in
+runs, as the items of a file grouped by item, is read plain and run-end encoded, so that only
+the run values are looked up; a mostly-distinct column, as the items of a shuffled file, is
+hashed once after reading; the others are dictionary-encoded while parsing); crowd-kit gets what
+a crowd-kit user would write, the fastest
 pandas reader (``pd.read_csv(dtype=str, engine="pyarrow")``), then ``fit_predict``. "read" is the
 reader call, "fit" everything after it (ours: turning the columns into sorted integer codes, the
 method, the output Series; crowd-kit: ``fit_predict``); since our reader already does part of the
 encoding, compare the totals. The generated rows are grouped by item (each item's answers
-together, items in name order), which lets our encoder skip sorting the item names; --shuffle
-writes them in random order instead.
+together, items in name order), which lets our reader run-end encode the items and our encoder
+skip sorting the item names; --shuffle writes them in random order instead (then the 100,000
+item names are hashed and sorted).
 Peak memory is measured in child processes (peak RSS above the interpreter's RSS after
 imports) at 1x and 10x the answers, to show it grows linearly. With --skip-big, the
 10x run (5,000,000 answers by default) is skipped. The last line prints the key ratios.

@@ -1,8 +1,9 @@
 """Core of the ``aggregate``, ``agreement`` and ``plan`` management commands (no Django here).
 
 Input files are CSV with a header holding at least ``item,annotator,label``; every value is read
-as a string (pyarrow reader, multithreaded, dictionary-encoded while parsing; other columns are
-skipped). Problems with the input raise :class:`CLIError` with a message naming the file, the
+as a string (pyarrow reader, multithreaded; a column whose values come in runs, as the items of a
+file grouped by item, is run-end encoded, the others are dictionary-encoded while parsing; other
+columns are skipped). Problems with the input raise :class:`CLIError` with a message naming the file, the
 column and the line (line 1 is the header).
 """
 
@@ -22,7 +23,7 @@ import pyarrow.csv as pacsv
 
 from . import aggregate, method_name
 from .agreement import LEVELS, annotator_agreement, fleiss_kappa, krippendorff_alpha
-from .encoding import ANSWER_COLUMNS, EncodedAnswers, encode
+from .encoding import ANSWER_COLUMNS, RUN_SHARE, EncodedAnswers, encode, find_runs, run_end_encode
 from .majority import majority_vote
 from .planner import PlanResult, plan
 from .quorum import STATUS_NAMES, QuorumRule, parse_rule, quorum_status
@@ -74,32 +75,108 @@ def _convert_options(column_type: pa.DataType) -> pacsv.ConvertOptions:
 #: only has to sort the distinct names instead of hashing every value again.
 ENCODED_STRINGS = pa.dictionary(pa.int32(), pa.string())
 
-#: The dictionary-encoded read leaves two per-value checks to the dictionaries, which hold every
-#: distinct value of their block: UTF-8 validity (``check_utf8=False``) and empty fields (read as
-#: ``""``, not as missing). Same outcome, a fraction of the work.
-_ENCODED_OPTIONS = pacsv.ConvertOptions(
-    column_types={c: ENCODED_STRINGS for c in ANSWER_COLUMNS},
-    include_columns=list(ANSWER_COLUMNS),
-    null_values=[],
-    strings_can_be_null=False,
-    quoted_strings_can_be_null=False,
-    check_utf8=False,
-)
+
+def _encoded_options(plain_columns: Sequence[str] = ()) -> pacsv.ConvertOptions:
+    """How the answer columns are read for encoding: dictionary-encoded, except ``plain_columns``,
+    read as plain strings and encoded afterwards (see :func:`_column_plan`).
+
+    Two per-value checks are left to the distinct values (dictionaries, run values), which hold
+    every value of the column: UTF-8 validity (``check_utf8=False``) and empty fields (read as
+    ``""``, not as missing). Same outcome, a fraction of the work.
+    """
+    return pacsv.ConvertOptions(
+        column_types={c: pa.string() if c in plain_columns else ENCODED_STRINGS for c in ANSWER_COLUMNS},
+        include_columns=list(ANSWER_COLUMNS),
+        null_values=[],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+        check_utf8=False,
+    )
 
 
-def _check_dictionaries(p: Path, table: pa.Table) -> None:
-    """UTF-8 and empty-value checks of a dictionary-encoded read, on the dictionaries only."""
+#: Bytes read from the start of a file to choose how each column is encoded (a few hundred rows).
+_SAMPLE_BYTES = 1 << 14
+_SAMPLE_READ = pacsv.ReadOptions(use_threads=False)
+
+#: Share of distinct values in the sample above which a column is hashed once after reading
+#: rather than per block while parsing (see :func:`_column_plan`).
+_DISTINCT_SHARE = 0.5
+
+
+def _column_plan(p: Path) -> dict[str, str]:
+    """How to encode each answer column, judged on the first rows of the file (only a speed
+    choice: any column reads correctly any way):
+
+    ``"runs"``: values come in runs (at most ``RUN_SHARE`` runs per row, as the items of a file
+    grouped by item): read plain, then run-end encoded; only the run values are looked at.
+    ``"hash"``: mostly distinct values (the items of a shuffled file): read plain, then hashed
+    once over the whole column; per-block dictionaries would hold nearly every value, and merging
+    them hashes everything twice. ``"dictionary"`` (the rest, and whenever the sample cannot tell):
+    dictionary-encoded per block while parsing, in parallel.
+    """
+    plan = {column: "dictionary" for column in ANSWER_COLUMNS}
+    with p.open("rb") as handle:
+        head = handle.read(_SAMPLE_BYTES)
+    end = head.rfind(b"\n")
+    if end < 0:
+        return plan
+    try:
+        sample = pacsv.read_csv(pa.BufferReader(head[: end + 1]), read_options=_SAMPLE_READ,
+                                convert_options=_convert_options(pa.string()))
+    except (pa.ArrowException, KeyError, ValueError):  # cut inside a quoted field, a missing column...
+        return plan
+    rows = sample.num_rows
+    if rows < 8 or any(c.null_count for c in sample.columns):
+        return plan
+    for column in ANSWER_COLUMNS:
+        values = sample.column(column).combine_chunks()
+        if len(find_runs(values)[1]) <= RUN_SHARE * rows:
+            plan[column] = "runs"
+        elif pc.count_distinct(values).as_py() > _DISTINCT_SHARE * rows:
+            plan[column] = "hash"
+    return plan
+
+
+def _encode_plain(values: pa.ChunkedArray, how: str) -> pa.ChunkedArray:
+    """A plain string column run-end encoded (``how="runs"``, when it does come in runs over the
+    whole file) or else dictionary-encoded as one array (one dictionary for the whole column)."""
+    try:
+        whole = values.combine_chunks()
+    except (pa.ArrowInvalid, pa.ArrowCapacityError):  # over 2 GB of text in one string array
+        return pc.dictionary_encode(values)
+    encoded = run_end_encode(whole) if how == "runs" else None
+    return pa.chunked_array([pc.dictionary_encode(whole) if encoded is None else encoded])
+
+
+def _distinct_carriers(column: pa.ChunkedArray) -> list[pa.Array]:
+    """Arrays that hold every value of an encoded column: its dictionaries or its run values."""
+    if pa.types.is_run_end_encoded(column.type):
+        return [chunk.values for chunk in column.chunks]
+    return [chunk.dictionary for chunk in column.chunks]
+
+
+def _plain_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A dictionary-encoded or run-end encoded string column as plain strings."""
+    if pa.types.is_run_end_encoded(column.type):
+        return pa.chunked_array([pc.run_end_decode(chunk) for chunk in column.chunks], type=column.type.value_type)
+    if pa.types.is_dictionary(column.type):
+        return column.cast(column.type.value_type)
+    return column
+
+
+def _check_distinct(p: Path, table: pa.Table) -> None:
+    """UTF-8 and empty-value checks of an encoded read, on the distinct values only."""
     columns = [table.column(column) for column in ANSWER_COLUMNS]
     try:
         for values in columns:
-            for chunk in values.chunks:
-                chunk.dictionary.validate(full=True)  # checks UTF-8
+            for carrier in _distinct_carriers(values):
+                carrier.validate(full=True)  # checks UTF-8
     except pa.ArrowInvalid:
         line = _first_bad_utf8_line(p)
         raise CLIError(f"{p}: line {line} is not valid UTF-8 text; save the file as UTF-8") from None
     for column, values in zip(ANSWER_COLUMNS, columns):
-        if any(pc.any(pc.equal(pc.binary_length(chunk.dictionary), 0)).as_py() for chunk in values.chunks):
-            empty = pc.equal(values.cast(pa.string()), "").to_numpy(zero_copy_only=False)
+        if any(pc.any(pc.equal(pc.binary_length(c), 0)).as_py() for c in _distinct_carriers(values)):
+            empty = pc.equal(_plain_strings(values), "").to_numpy(zero_copy_only=False)
             row = int(np.flatnonzero(empty)[0])
             raise CLIError(f"{p}: empty value in column '{column}' at line {row + 2}")
 
@@ -115,17 +192,22 @@ def _header_names(path: Path) -> list[str]:
 def read_answer_table(path: str | Path, *, dictionary: bool = True) -> pa.Table:
     """Read an answers CSV with pyarrow (multithreaded) and check it.
 
-    Returns an Arrow table with columns ``item, annotator, label``, each dictionary-encoded
-    strings (``dictionary=True``, what :func:`labeling.aggregation.encode` is fastest on) or plain
-    strings. Only an empty field is missing, and a missing value is an error.
+    Returns an Arrow table with columns ``item, annotator, label`` of strings, encoded
+    (``dictionary=True``, what :func:`labeling.aggregation.encode` is fastest on: a column whose
+    values come in runs, judged on the first rows, is run-end encoded, the others are
+    dictionary-encoded, see :func:`_column_plan`) or plain. Only an empty field is missing, and a
+    missing value is an error.
     """
     p = Path(path)
     if not p.is_file():
         raise CLIError(f"{p}: no such file")
     if p.stat().st_size == 0:
         raise CLIError(f"{p}: the file is empty (expected a header line 'item,annotator,label')")
+    plan = _column_plan(p) if dictionary else {}
+    plain_columns = [column for column, how in plan.items() if how != "dictionary"]
     try:
-        table = pacsv.read_csv(p, convert_options=_ENCODED_OPTIONS if dictionary else _convert_options(pa.string()))
+        table = pacsv.read_csv(p, convert_options=_encoded_options(plain_columns) if dictionary
+                               else _convert_options(pa.string()))
     except pa.ArrowKeyError:  # "Column 'label' in include_columns does not exist in CSV file"
         found_names = _header_names(p)
         missing = [c for c in ANSWER_COLUMNS if c not in found_names]
@@ -148,7 +230,11 @@ def read_answer_table(path: str | Path, *, dictionary: bool = True) -> pa.Table:
     if table.num_rows == 0:
         raise CLIError(f"{p}: no answers (the file has only a header)")
     if dictionary:
-        _check_dictionaries(p, table)
+        for column in plain_columns:
+            table = table.set_column(
+                table.schema.get_field_index(column), column, _encode_plain(table.column(column), plan[column])
+            )
+        _check_distinct(p, table)
         return table
     for column in ANSWER_COLUMNS:
         values = table.column(column)
@@ -244,7 +330,7 @@ def run_aggregate(
 def _numeric_labels(answers: pa.Table, path: str | Path, level: str) -> np.ndarray:
     import pandas as pd
 
-    labels = pd.Series(answers.column("label").cast(pa.string()).to_pandas())
+    labels = pd.Series(_plain_strings(answers.column("label")).to_pandas())
     values = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():

@@ -142,7 +142,9 @@ def _is_arrow_strings(values: object) -> bool:
     """True for an Arrow (chunked) array of strings, or of dictionary-encoded strings."""
     if not isinstance(values, (pa.Array, pa.ChunkedArray)):
         return False
-    kind = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+    kind = values.type
+    if pa.types.is_dictionary(kind) or pa.types.is_run_end_encoded(kind):
+        kind = kind.value_type
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
@@ -166,7 +168,12 @@ def _arrow_strings(values: Iterable[object] | pd.Series | pa.Array | pa.ChunkedA
         arr = pa.array(series.astype("str"))  # zero-copy when pandas stores the strings in Arrow
         if not isinstance(arr, pa.ChunkedArray):
             arr = pa.chunked_array([arr])
-    if arr.null_count:
+    if pa.types.is_run_end_encoded(arr.type):
+        if any(chunk.values.null_count for chunk in arr.chunks):  # the runs hold the nulls
+            decoded = pa.chunked_array([pc.run_end_decode(chunk) for chunk in arr.chunks], type=arr.type.value_type)
+            if decoded.null_count:
+                raise ValueError(f"missing value at position {_first_null(decoded)}")
+    elif arr.null_count:
         raise ValueError(f"missing value at position {_first_null(arr)}")
     return arr
 
@@ -175,13 +182,76 @@ def _first_null(arr: pa.ChunkedArray) -> int:
     return int(np.flatnonzero(pc.is_null(arr).to_numpy(zero_copy_only=False))[0])
 
 
-def _sorted_lookup(entries: pa.Array, redundant: bool) -> tuple[np.ndarray, pa.Array]:
+#: A column is encoded run by run when it has at most this share of runs per value (a run: one
+#: value on consecutive rows, as the items of a file grouped by item).
+RUN_SHARE = 0.5
+
+
+def find_runs(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(run lengths, the value of each run) of a plain string array: consecutive equal values form
+    one run. Adjacent values are compared byte by byte (no hashing); the same value may start
+    several runs."""
+    n = len(values)
+    if n <= 1:
+        return np.full(n, 1, dtype=np.int64), values
+    lengths, starts = _run_bounds(values)
+    return lengths, values.take(pa.array(starts))
+
+
+def _run_bounds(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(run lengths, run starts) of a plain string array of two or more values."""
+    differs = pc.not_equal(values[1:], values[:-1])  # values[j + 1] starts a run
+    starts = np.empty(1 + differs.true_count, dtype=np.int64)
+    starts[0] = 0
+    np.add(pc.indices_nonzero(differs).to_numpy(), 1, out=starts[1:])
+    return np.diff(starts, append=len(values)), starts
+
+
+def run_end_encode(values: pa.Array | pa.ChunkedArray, share: float = RUN_SHARE) -> pa.Array | None:
+    """``values`` (plain strings, no nulls) as a run-end encoded array, or None when it has more
+    than ``share`` runs per value (then hashing every value is cheaper)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    n = len(values)
+    if n <= 1:
+        return None
+    lengths, starts = _run_bounds(values)
+    if len(starts) > share * n:
+        return None
+    ends = np.empty(len(starts), dtype=np.int32 if n < 2**31 else np.int64)
+    ends[:-1] = starts[1:]  # a run ends where the next one starts
+    ends[-1] = n
+    return pa.RunEndEncodedArray.from_arrays(pa.array(ends), values.take(pa.array(starts)))
+
+
+def _run_lengths(chunk: pa.RunEndEncodedArray) -> tuple[np.ndarray, pa.Array]:
+    """(run lengths, run values) of a run-end encoded chunk, slices included."""
+    first, count = chunk.find_physical_offset(), chunk.find_physical_length()
+    ends = chunk.run_ends.to_numpy()[first:first + count].astype(np.int64)
+    np.clip(ends - chunk.offset, 0, len(chunk), out=ends)
+    return np.diff(ends, prepend=0), chunk.values.slice(first, count)
+
+
+def _in_order(entries: pa.Array) -> bool:
+    return len(entries) <= 1 or pc.all(pc.less_equal(entries[:-1], entries[1:])).as_py()
+
+
+def _sorted_lookup(entries: pa.Array, redundant: bool | None) -> tuple[np.ndarray, pa.Array]:
     """(sorted code of every entry, sorted distinct entries).
 
     When few entries repeat (``redundant=False``), sort them all and merge equal neighbours
     (nothing to sort when they already are in order, as the item names of a file in item order
-    are); otherwise hash them first and sort only the distinct ones.
+    are); otherwise hash them first and sort only the distinct ones. ``redundant=None``: entries
+    already in order are merged, others are hashed unless a sample of them hardly repeats.
     """
+    in_order = None
+    if redundant is None:
+        in_order = _in_order(entries)
+        if in_order:
+            redundant = False
+        else:
+            sample = entries.slice(0, _SAMPLE)
+            redundant = pc.count_distinct(sample).as_py() < 0.9 * len(sample)
     if redundant:
         encoded = pc.dictionary_encode(entries)
         distinct = encoded.dictionary
@@ -189,7 +259,9 @@ def _sorted_lookup(entries: pa.Array, redundant: bool) -> tuple[np.ndarray, pa.A
         rank = np.empty(order.size, dtype=np.int64)
         rank[order] = np.arange(order.size, dtype=np.int64)
         return rank[encoded.indices.to_numpy(zero_copy_only=False)], distinct.take(pa.array(order))
-    if len(entries) > 1 and pc.all(pc.less_equal(entries[:-1], entries[1:])).as_py():
+    if in_order is None:
+        in_order = _in_order(entries)
+    if in_order:
         order, ordered = None, entries  # already in order: only merge equal neighbours
     else:
         order = pc.array_sort_indices(entries).to_numpy()
@@ -205,15 +277,44 @@ def _sorted_lookup(entries: pa.Array, redundant: bool) -> tuple[np.ndarray, pa.A
     return lookup, ordered if new.all() else ordered.filter(pa.array(new))
 
 
+#: Entries looked at to tell whether unsorted names repeat (see :func:`_sorted_lookup`).
+_SAMPLE = 4096
+
+
+def _factorize_runs(lengths: np.ndarray, values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Codes and sorted names of a column given as runs: only the run values are looked up, and
+    each run's code is repeated over its rows. Every name is used by at least one row."""
+    lookup, names = _sorted_lookup(values, redundant=None)
+    return np.repeat(lookup, lengths), names
+
+
 def _factorize_arrow(arr: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """(int64 codes, sorted distinct names as an Arrow array) of a string column without nulls.
 
-    Hashes every value once (``dictionary_encode``; skipped when the column is already
-    dictionary-encoded, e.g. by the CSV reader), then works on the dictionaries only: their
-    entries get sorted codes (:func:`_sorted_lookup`), and each chunk's indices are mapped to
-    those codes through a small lookup array (one ``np.take`` per chunk).
+    A run-end encoded column, or a plain column whose equal values mostly come together (the
+    items of a file grouped by item; found by comparing neighbours, :func:`find_runs`), is
+    encoded run by run (:func:`_factorize_runs`). Otherwise every value is hashed once
+    (``dictionary_encode``; skipped when the column is already dictionary-encoded, e.g. by the
+    CSV reader), then work is done on the dictionaries only: their entries get sorted codes
+    (:func:`_sorted_lookup`), and each chunk's indices are mapped to those codes through a small
+    lookup array (one ``take`` per chunk).
     """
+    if pa.types.is_run_end_encoded(arr.type):
+        runs = [_run_lengths(chunk) for chunk in arr.chunks if len(chunk)]
+        if not runs:
+            return np.zeros(0, dtype=np.int64), pa.array([], type=arr.type.value_type)
+        lengths = np.concatenate([r[0] for r in runs])
+        values = pa.concat_arrays([r[1] for r in runs]) if len(runs) > 1 else runs[0][1]
+        return _factorize_runs(lengths, values)
     if not pa.types.is_dictionary(arr.type):
+        try:
+            plain = arr.combine_chunks()
+        except (pa.ArrowInvalid, pa.ArrowCapacityError):  # over 2 GB of text in a string array
+            plain = None
+        if plain is not None:
+            lengths, values = find_runs(plain)
+            if len(values) <= RUN_SHARE * len(plain):
+                return _factorize_runs(lengths, values)
         arr = pc.dictionary_encode(arr)  # one dictionary, shared by every chunk
     chunks = [chunk for chunk in arr.chunks if len(chunk)]
     if not chunks:

@@ -121,7 +121,7 @@ def majority_vote(
     group += labels
     ones = _pooled(group.size, np.float64)
     ones.fill(1.0)
-    incidence = sp.coo_array((ones, (items, group)), shape=(n_items, n_annotators * k))
+    incidence = _incidence(items, group, ones, n_answers, (n_items, n_annotators * k))
     expected = (incidence.T @ shares).reshape(n_annotators, k, k).transpose(0, 2, 1) + MAJORITY_SMOOTHING
     confusions = expected / expected.sum(axis=2, keepdims=True)  # (annotator, true, given)
     log_conf = quantize(np.log(confusions))
@@ -150,6 +150,22 @@ def majority_vote(
         confusions=confusions,
         priors=prior,
     )
+
+
+def _incidence(
+    items: np.ndarray, group: np.ndarray, ones: np.ndarray, n_answers: np.ndarray, shape: tuple[int, int]
+) -> sp.sparray:
+    """The item x (annotator, label) incidence matrix of the answers.
+
+    Answers in item order (a file grouped by item) give its compressed rows as they stand, the
+    row pointers being the running total of answers per item: no conversion, and the products
+    then visit the answers in input order, as the coordinate form does.
+    """
+    if items.size > 1 and not (items[1:] >= items[:-1]).all():
+        return sp.coo_array((ones, (items, group)), shape=shape)
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(n_answers, out=indptr[1:])
+    return sp.csr_array((ones, group, indptr), shape=shape)
 
 
 def _pooled(size: int, dtype: type) -> np.ndarray:

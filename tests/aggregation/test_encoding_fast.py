@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from labeling.aggregation import aggregate, encode, encode_open
 from labeling.aggregation.cli import CLIError, read_answer_table, read_answers, run_aggregate
-from labeling.aggregation.encoding import _sorted_lookup, factorize_sorted
+from labeling.aggregation.encoding import _sorted_lookup, factorize_sorted, find_runs, run_end_encode
 
 FIELDS = ("items", "annotators", "labels", "item_names", "annotator_names", "label_names")
 
@@ -145,8 +146,11 @@ def test_large_file_read_in_several_blocks(tmp_path: Path, grouped: bool) -> Non
     pd.DataFrame({"item": items, "annotator": annotators, "label": labels}).to_csv(path, index=False)
     assert path.stat().st_size > 1_500_000
     table = read_answer_table(path)
-    assert table.column("item").num_chunks > 1
-    assert pa.types.is_dictionary(table.column("item").type)
+    assert table.column("label").num_chunks > 1 and pa.types.is_dictionary(table.column("label").type)
+    # items of a grouped file come in runs: run-end encoded; otherwise dictionary-encoded per block
+    # (shuffled: mostly distinct, so hashed once over the whole column: one dictionary)
+    item_type = table.column("item").type
+    assert pa.types.is_run_end_encoded(item_type) if grouped else pa.types.is_dictionary(item_type)
     enc = encode(table)
     _assert_same(enc, _reference_encode(path))
     assert (enc.item_names[enc.items] == items).all() and (enc.label_names[enc.labels] == labels).all()
@@ -297,9 +301,15 @@ def test_item_names_already_in_order_across_blocks(tmp_path: Path) -> None:
     pd.DataFrame({"item": items, "annotator": np.char.add("w", (np.arange(n) % 7).astype(str)),
                   "label": labels}).to_csv(path, index=False)
     table = read_answer_table(path)
-    assert table.column("item").num_chunks > 1
+    assert table.column("label").num_chunks > 1
+    assert pa.types.is_run_end_encoded(table.column("item").type)
     enc = encode(table)
     _assert_same(enc, _reference_encode(path))
+    # the same file read with items dictionary-encoded per block (an item's answers may straddle
+    # a block boundary: the same name at the end of one dictionary and the start of the next)
+    blocks = pa.chunked_array([pa.array(items[i:i + 40_000]).dictionary_encode() for i in range(0, n, 40_000)])
+    codes, names = factorize_sorted(blocks)
+    assert names.tolist() == enc.item_names.tolist() and codes.tolist() == enc.items.tolist()
     # the same names out of order take the sorting path and agree
     codes, names = factorize_sorted(pa.chunked_array([items[::-1][: n // 2], items[::-1][n // 2:]]).dictionary_encode())
     assert names.tolist() == sorted(set(items.tolist())) and (names[codes] == items[::-1]).all()
@@ -322,3 +332,166 @@ def test_dictionary_read_checks(tmp_path: Path, content: bytes, message: str) ->
     if b"\xff" not in content and b"\xe9" not in content:
         with pytest.raises(CLIError, match=message):
             read_answer_table(path, dictionary=False)
+
+
+# --- columns whose values come in runs (items of a file grouped by item) -------------------------
+
+
+def _grouped_rows(n_items: int, per_item: int = 3, names=None) -> list[tuple[str, str, str]]:
+    names = names or [f"q{i:04d}" for i in range(n_items)]
+    return [(names[i % len(names)], f"w{(i * 7 + j) % 11}", ["cat", "dog", "NA"][(i + j) % 3])
+            for i in range(n_items) for j in range(per_item)]
+
+
+def test_grouped_file_items_run_end_encoded(tmp_path: Path) -> None:
+    rows = _grouped_rows(200)
+    path = _write_csv(tmp_path / "g.csv", rows)
+    table = read_answer_table(path)
+    assert pa.types.is_run_end_encoded(table.column("item").type)
+    assert pa.types.is_dictionary(table.column("annotator").type)
+    enc = encode(table)
+    _assert_same(enc, _reference_encode(path))
+    assert list(zip(enc.item_names[enc.items], enc.annotator_names[enc.annotators], enc.label_names[enc.labels])) == rows
+
+
+def test_item_in_two_separate_runs(tmp_path: Path) -> None:
+    # grouped, but q0005 comes back at the end and q0001 twice in the middle; names out of order
+    rows = _grouped_rows(60)
+    rows += [("q0005", "w1", "dog"), ("q0005", "w2", "cat"), ("q0001", "w3", "cat"), ("q0001", "w4", "NA")]
+    rows += [("a-last", "w1", "dog"), ("a-last", "w5", "dog")]
+    path = _write_csv(tmp_path / "twice.csv", rows)
+    table = read_answer_table(path)
+    assert pa.types.is_run_end_encoded(table.column("item").type)
+    enc = encode(table)
+    _assert_same(enc, _reference_encode(path))
+    assert enc.item_names.tolist() == sorted({r[0] for r in rows})
+    assert (enc.items[np.array([r[0] == "q0005" for r in rows])] == enc.item_names.tolist().index("q0005")).all()
+    # the same answers in another row order encode to the same names, and the same codes per row
+    shuffled = [rows[j] for j in np.random.default_rng(1).permutation(len(rows))]
+    other = encode(read_answer_table(_write_csv(tmp_path / "shuffled.csv", shuffled)))
+    assert other.item_names.tolist() == enc.item_names.tolist()
+    assert sorted(zip(other.items.tolist(), other.annotators.tolist(), other.labels.tolist())) == sorted(
+        zip(enc.items.tolist(), enc.annotators.tolist(), enc.labels.tolist()))
+
+
+def test_grouped_names_with_commas_and_quotes(tmp_path: Path) -> None:
+    names = ['q,1', 'say "hi"', "two\nlines", "é", "𝔸", "007", "7", "NA", " padded "]
+    rows = _grouped_rows(len(names) * 4, per_item=4, names=names)  # each name in several runs
+    path = _write_csv(tmp_path / "quoted.csv", rows)
+    table = read_answer_table(path)
+    assert pa.types.is_run_end_encoded(table.column("item").type)
+    enc = encode(table)
+    _assert_same(enc, _reference_encode(path))
+    assert enc.item_names.tolist() == sorted(names)
+
+
+def test_grouped_start_then_shuffled(tmp_path: Path) -> None:
+    # the first rows come in runs, the rest does not: the reader falls back to hashing
+    rng = np.random.default_rng(2)
+    rows = _grouped_rows(2000, per_item=2)
+    head, tail = rows[:3000], rows[3000:]
+    rows = head + [tail[j] for j in rng.permutation(len(tail))]
+    path = _write_csv(tmp_path / "mixed.csv", rows)
+    table = read_answer_table(path)
+    assert pa.types.is_dictionary(table.column("item").type)
+    _assert_same(encode(table), _reference_encode(path))
+
+
+def test_single_row_and_header_only(tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "one.csv", [("q,1", 'ann "x"', "cat")])
+    enc = encode(read_answer_table(path))
+    _assert_same(enc, _reference_encode(path))
+    assert (enc.n_items, enc.n_annotators, enc.n_classes) == (1, 1, 1)
+    out = tmp_path / "out.csv"
+    assert run_aggregate(path, "majority", out)["items"] == 1
+    assert pd.read_csv(out, dtype=str).loc[0, "item"] == "q,1"
+    with pytest.raises(CLIError, match="no answers"):
+        read_answer_table(_write_csv(tmp_path / "header.csv", []))
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(CLIError, match="the file is empty"):
+        read_answer_table(tmp_path / "empty.csv")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"item,annotator,label\n" + b"q1,a,cat\n" * 20 + b",b,dog\n" + b"q2,a,cat\n" * 20, "empty value in column 'item' at line 22"),
+        (b"item,annotator,label\n" + b"q1,a,cat\n" * 20 + b'q1,b,""\n', "empty value in column 'label' at line 22"),
+        (b"item,annotator,label\n" + b"q1,a,cat\n" * 20 + b"q\xff2,a,cat\n" * 5, "line 22 is not valid UTF-8"),
+    ],
+)
+def test_run_columns_checked(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(CLIError, match=message):
+        read_answer_table(path)
+
+
+@pytest.mark.parametrize("order", ["sorted", "reversed", "repeating"])
+def test_plain_columns_with_runs(order: str) -> None:
+    """encode finds runs in plain columns too (Arrow or pandas), whatever the order of the runs."""
+    base = [f"it{i}" for i in range(50)]
+    runs = {"sorted": base, "reversed": base[::-1], "repeating": ["b", "a", "c"] * 20}[order]
+    items = [name for name in runs for _ in range(3)]
+    labels = [name for name in (["y", "x"] * 100)[: len(items) // 2] for _ in range(2)] + ["x"] * (len(items) % 2)
+    annotators = [f"w{i % 4}" for i in range(len(items))]
+    want_items = _reference_factorize(pd.Series(items))
+    want_labels = _reference_factorize(pd.Series(labels))
+    for table in (pa.table({"item": items, "annotator": annotators, "label": labels}),
+                  pa.Table.from_batches([b for b in pa.table({"item": items, "annotator": annotators,
+                                                             "label": labels}).to_batches(max_chunksize=7)]),
+                  pd.DataFrame({"item": items, "annotator": annotators, "label": labels})):
+        enc = encode(table)
+        assert enc.items.tolist() == want_items[0].tolist() and enc.item_names.tolist() == want_items[1].tolist()
+        assert enc.labels.tolist() == want_labels[0].tolist() and enc.label_names.tolist() == want_labels[1].tolist()
+
+
+def test_run_end_encoded_input() -> None:
+    values = ["b", "b", "a", "a", "a", "c", "b", "b"]
+    column = pa.chunked_array([pc.run_end_encode(pa.array(values[:5])), pc.run_end_encode(pa.array(values[5:]))])
+    codes, names = factorize_sorted(column)
+    assert names.tolist() == ["a", "b", "c"] and codes.tolist() == [1, 1, 0, 0, 0, 2, 1, 1]
+    sliced = pc.run_end_encode(pa.array(values)).slice(1, 5)  # b a a a c
+    codes, names = factorize_sorted(sliced)
+    assert names.tolist() == ["a", "b", "c"] and codes.tolist() == [1, 0, 0, 0, 2]
+    codes, names = factorize_sorted(pc.run_end_encode(pa.array(values)).slice(2, 3))
+    assert names.tolist() == ["a"] and codes.tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="missing value at position 3"):
+        factorize_sorted(pc.run_end_encode(pa.array(["a", "a", "b", None])))
+    empty = factorize_sorted(pa.chunked_array([], type=pa.run_end_encoded(pa.int32(), pa.string())))
+    assert empty[0].tolist() == [] and empty[1].tolist() == []
+
+
+def test_empty_columns() -> None:
+    for values in (pa.array([], pa.string()), pa.chunked_array([], type=pa.string()), []):
+        codes, names = factorize_sorted(values)
+        assert codes.dtype == np.int64 and codes.tolist() == [] and names.tolist() == []
+    enc = encode(pa.table({"item": pa.array([], pa.string()), "annotator": pa.array([], pa.string()),
+                           "label": pa.array([], pa.string())}))
+    assert (enc.n_items, enc.n_annotators, enc.n_classes, enc.items.size) == (0, 0, 0, 0)
+
+
+def test_find_runs() -> None:
+    lengths, values = find_runs(pa.array(["x", "x", "y", "x", "x", "x"]))
+    assert lengths.tolist() == [2, 1, 3] and values.to_pylist() == ["x", "y", "x"]
+    assert run_end_encode(pa.array(["x", "y", "z"])) is None  # no runs: not worth it
+    ree = run_end_encode(pa.chunked_array([["x", "x"], ["x", "y", "y"]]))
+    assert pc.run_end_decode(ree).to_pylist() == ["x", "x", "x", "y", "y"]
+    lengths, values = find_runs(pa.array(["only"]))
+    assert lengths.tolist() == [1] and values.to_pylist() == ["only"]
+
+
+def test_column_plan(tmp_path: Path) -> None:
+    from labeling.aggregation.cli import _column_plan
+
+    grouped = _write_csv(tmp_path / "g.csv", _grouped_rows(300))
+    assert _column_plan(grouped) == {"item": "runs", "annotator": "dictionary", "label": "dictionary"}
+    rows = [(f"q{j}", f"w{j % 5}", "cat") for j in np.random.default_rng(0).permutation(500)]
+    shuffled = _write_csv(tmp_path / "s.csv", rows)
+    assert _column_plan(shuffled) == {"item": "hash", "annotator": "dictionary", "label": "runs"}
+    table = read_answer_table(shuffled)
+    assert table.column("item").num_chunks == 1 and pa.types.is_dictionary(table.column("item").type)
+    _assert_same(encode(table), _reference_encode(shuffled))
+    # too few rows, or a sample the reader cannot parse: dictionary-encode while parsing
+    assert set(_column_plan(_write_csv(tmp_path / "h.csv", [])).values()) == {"dictionary"}
+    assert set(_column_plan(_write_csv(tmp_path / "m.csv", [("q", "a", "b")], header=("item", "x", "label"))).values()) == {"dictionary"}

@@ -132,3 +132,25 @@ def test_package_import_does_not_load_pandas() -> None:
             "print('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "False"
+
+
+@settings(max_examples=100, deadline=None)
+@given(answer_sets(), st.booleans())
+def test_answers_in_item_order(data: dict, uniform_prior: bool) -> None:
+    """Answers grouped by item (compressed-row incidence matrix, built without conversion) give
+    what the dense formulation gives, and the same as the same answers in any order."""
+    order = np.argsort(data["items"], kind="stable")
+    grouped = {**data, **{key: data[key][order] for key in ("items", "annotators", "labels")}}
+    _assert_same(grouped, uniform_prior)
+    a = majority_vote(**grouped, uniform_prior=uniform_prior)
+    b = majority_vote(**data, uniform_prior=uniform_prior)
+    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.tie_level, b.tie_level)
+    np.testing.assert_allclose(a.posteriors, b.posteriors, rtol=0, atol=1e-12)
+
+
+def test_items_without_answers_in_item_order() -> None:
+    data = {"items": np.array([0, 0, 3, 3, 3, 5]), "annotators": np.array([0, 1, 0, 1, 2, 2]),
+            "labels": np.array([1, 1, 0, 2, 2, 0]), "n_items": 7, "n_annotators": 3, "n_classes": 3}
+    _assert_same(data)
+    result = majority_vote(**data)
+    assert result.labels.tolist() == [1, -1, -1, 2, -1, 0, -1]
