@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from annotators.models import Membership
 from annotators.services import annotator_for_user
 from labeling.api import serializers as s
+from labeling.api.lean import LeanPost
 from labeling.api.permissions import membership_of_caller, project_for
 from labeling.api.views import ERRORS, AnswerList, _validated
 from labeling.errors import DomainError
@@ -39,7 +40,7 @@ class TaskOut(serializers.Serializer):
     message = serializers.CharField(required=False)
 
 
-class NextTask(APIView):
+class NextTask(LeanPost, APIView):
     """Lease the next item to the caller (or give back one they hold)."""
 
     prefetch_membership = True  # see annotators.authentication
@@ -47,11 +48,16 @@ class NextTask(APIView):
     @extend_schema(request=NextTaskInput, responses={200: TaskOut, 403: ERRORS, 409: ERRORS})
     def post(self, request, project_id: int):
         membership = membership_of_caller(request, project_id)
-        body = request.data if isinstance(request.data, dict) else {}
+        body, code = self.handle(membership, request.data)
+        return Response(body, status=code)
+
+    @staticmethod
+    def handle(membership, payload) -> tuple[dict, int]:
+        body = payload if isinstance(payload, dict) else {}
         data = _plain_next_task(body) or _validated(NextTaskInput, body)
         offer = task_next(project=membership.project, annotator=membership.annotator, membership=membership,
                           exclude_leases=data["exclude_leases"])
-        return Response(_task_body(offer))
+        return _task_body(offer), 200
 
 
 def _task_body(offer) -> dict:
@@ -86,7 +92,7 @@ class SubmissionOut(serializers.Serializer):
     next = TaskOut(required=False, help_text="With `next: true`: the next task, as POST next-task returns it.")
 
 
-class AnswerListSubmit(AnswerList):
+class AnswerListSubmit(LeanPost, AnswerList):
     """GET: the project's answers (leads, pipelines). POST: submit an answer; the item is decided
     at once under its row lock."""
 
@@ -96,7 +102,12 @@ class AnswerListSubmit(AnswerList):
                                                    409: ERRORS})
     def post(self, request, project_id: int):
         membership = membership_of_caller(request, project_id)
-        data = _plain_answer(request.data) or _validated(AnswerInput, request.data)
+        body, code = self.handle(membership, request.data)
+        return Response(body, status=code)
+
+    @staticmethod
+    def handle(membership, payload) -> tuple[dict, int]:
+        data = _plain_answer(payload) or _validated(AnswerInput, payload)
         result = answer_submit(project=membership.project, annotator=membership.annotator, membership=membership,
                                item_id=data["item"], value=data["value"], seconds=data.get("seconds"),
                                lease_id=data.get("lease"), client_request_id=data.get("client_request_id"))
@@ -112,7 +123,7 @@ class AnswerListSubmit(AnswerList):
             except DomainError as exc:
                 body["next"] = {"state": exc.code if exc.code in ("paused", "too_many_leases") else "no_work",
                                 "message": str(exc)}
-        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        return body, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
 
 
 # The two hottest request bodies are checked here first, in their plain form (the form every

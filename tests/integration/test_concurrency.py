@@ -17,7 +17,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections  # noqa: F401 - `connection` is read by a skipif condition string
 
 from annotators.models import Role
 from annotators.services import annotator_for_user, membership_set

@@ -172,3 +172,32 @@ def test_answer_bodies_in_any_form_get_drf_errors_or_the_same_result(lead_user):
     assert r.status_code == 201
     stored = Answer.objects.get(pk=r.json()["answer"])
     assert stored.seconds == 3.0 and stored.client_request_id == "plain" and stored.value == "neg"
+
+
+def test_lean_and_drf_paths_answer_the_same(lead_user):
+    """A token-authenticated JSON POST takes the lean dispatch; a session-authenticated one goes
+    through DRF. Both give the same bodies and statuses, errors included."""
+    from rest_framework.test import APIClient
+
+    project = make_project(lead_user, agree_k=1, min_answers=1, max_answers=1)
+    add_items(project, 6)
+    crowd = Crowd(project, 1)
+    token_client = crowd.clients[0]
+    session_client = APIClient()
+    session_client.force_login(crowd.users[0])
+    url = f"/api/v1/projects/{project.pk}"
+    for client in (token_client, session_client):
+        task = client.post(f"{url}/next-task", {}, format="json")
+        assert task.status_code == 200 and task["Content-Type"] == "application/json"
+        body = task.json()
+        assert set(body) == {"state", "lease", "item"} and body["lease"]["expires_at"].endswith("Z")
+        r = client.post(f"{url}/answers", {"item": body["item"]["id"], "lease": body["lease"]["id"],
+                                           "value": "pos", "next": True}, format="json")
+        assert r.status_code == 201 and set(r.json()) == {"answer", "item", "status", "decision", "next"}
+        bad = client.post(f"{url}/answers", {"item": body["item"]["id"], "value": "maybe"}, format="json")
+        assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "value"
+        again = client.post(f"{url}/answers", {"item": body["item"]["id"], "value": "pos"}, format="json")
+        assert again.status_code == 409 and again.json()["code"] == "already_answered"
+    # A body that is not JSON, with a token: DRF's parse error, not a crash.
+    r = token_client.generic("POST", f"{url}/answers", "{not json", content_type="application/json")
+    assert r.status_code == 400 and r.json()["errors"]
