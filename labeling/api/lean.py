@@ -13,6 +13,7 @@ through DRF unchanged, which then gives its usual answer or error.
 from __future__ import annotations
 
 import json
+import re
 
 from django.http import HttpResponse
 from rest_framework.renderers import JSONRenderer
@@ -52,6 +53,19 @@ def _lean_caller(request, kwargs: dict):
     return membership, payload
 
 
+def _respond(view, request, membership, payload) -> HttpResponse:
+    try:
+        body, status = view.handle(membership, payload)
+    except Exception as exc:  # noqa: BLE001 - DRF's handler decides, as on the DRF path
+        response = exception_handler(exc, {"view": view, "request": request})
+        if response is None:
+            raise
+        body, status = response.data, response.status_code
+    out = HttpResponse(_RENDERER.render(body), status=status, content_type="application/json")
+    out["Vary"] = "Accept"
+    return out
+
+
 class LeanPost:
     """Mixin for an APIView whose ``handle(membership, payload) -> (body, status)`` does the
     POST's work; its ``post`` must call the same ``handle`` (the DRF path)."""
@@ -60,17 +74,57 @@ class LeanPost:
         if request.method == "POST":
             caller = _lean_caller(request, kwargs)
             if caller is not None:
-                return self._lean(request, *caller)
+                return _respond(self, request, *caller)
         return super().dispatch(request, *args, **kwargs)
 
-    def _lean(self, request, membership, payload) -> HttpResponse:
-        try:
-            body, status = self.handle(membership, payload)
-        except Exception as exc:  # noqa: BLE001 - DRF's handler decides, as on the DRF path
-            response = exception_handler(exc, {"view": self, "request": request})
-            if response is None:
-                raise
-            body, status = response.data, response.status_code
-        out = HttpResponse(_RENDERER.render(body), status=status, content_type="application/json")
-        out["Vary"] = "Accept"
-        return out
+
+_LEAN_PATH = re.compile(r"^/api/v1/projects/(\d+)/(next-task|answers)$")
+
+
+class LeanMiddleware:
+    """First in MIDDLEWARE: the lean path before the rest of the middleware stack and URL
+    resolution, for exactly the requests ``LeanPost`` would take (a POST to one of the two
+    paths, with a token, a JSON body and a member caller). Such a request needs none of the
+    session, CSRF, message or static-file middleware; the headers the security and
+    clickjacking middleware would add are added here. Every other request passes through."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        from labeling.api.workflow import AnswerListSubmit, NextTask
+
+        from django.conf import settings
+
+        self.views = {"next-task": NextTask, "answers": AnswerListSubmit}
+        self.headers = _security_headers()
+        # HTTPS redirects and HSTS stay with SecurityMiddleware: with either on, no shortcut.
+        self.enabled = not (settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS)
+
+    def __call__(self, request):
+        if self.enabled and request.method == "POST":
+            match = _LEAN_PATH.match(request.path_info)
+            if match is not None:
+                request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it (400 otherwise)
+                caller = _lean_caller(request, {"project_id": int(match[1])})
+                if caller is not None:
+                    response = _respond(self.views[match[2]], request, *caller)
+                    for name, value in self.headers:
+                        response.headers.setdefault(name, value)
+                    response["Content-Length"] = str(len(response.content))
+                    return response
+        return self.get_response(request)
+
+
+def _security_headers() -> list[tuple[str, str]]:
+    """What SecurityMiddleware and XFrameOptionsMiddleware add to a response, per settings."""
+    from django.conf import settings
+
+    headers = []
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append(("X-Content-Type-Options", "nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        policy = settings.SECURE_REFERRER_POLICY
+        headers.append(("Referrer-Policy", policy if isinstance(policy, str) else ",".join(policy)))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
+    headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
+    return headers

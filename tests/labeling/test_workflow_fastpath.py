@@ -186,9 +186,12 @@ def test_lean_and_drf_paths_answer_the_same(lead_user):
     session_client = APIClient()
     session_client.force_login(crowd.users[0])
     url = f"/api/v1/projects/{project.pk}"
+    headers = []
     for client in (token_client, session_client):
         task = client.post(f"{url}/next-task", {}, format="json")
         assert task.status_code == 200 and task["Content-Type"] == "application/json"
+        headers.append({h: task.get(h) for h in ("X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
+                                                 "Cross-Origin-Opener-Policy", "Vary")})
         body = task.json()
         assert set(body) == {"state", "lease", "item"} and body["lease"]["expires_at"].endswith("Z")
         r = client.post(f"{url}/answers", {"item": body["item"]["id"], "lease": body["lease"]["id"],
@@ -198,6 +201,12 @@ def test_lean_and_drf_paths_answer_the_same(lead_user):
         assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "value"
         again = client.post(f"{url}/answers", {"item": body["item"]["id"], "value": "pos"}, format="json")
         assert again.status_code == 409 and again.json()["code"] == "already_answered"
+    assert headers[0]["X-Frame-Options"] == "DENY" and headers[0]["X-Content-Type-Options"] == "nosniff"
+    assert headers[0]["Referrer-Policy"] == headers[1]["Referrer-Policy"] == "same-origin"
+    assert {k: v for k, v in headers[0].items() if k != "Vary"} == {k: v for k, v in headers[1].items() if k != "Vary"}
+    # A host outside ALLOWED_HOSTS is refused on the lean path too.
+    r = token_client.post(f"{url}/next-task", {}, format="json", HTTP_HOST="evil.example")
+    assert r.status_code == 400
     # A body that is not JSON, with a token: DRF's parse error, not a crash.
     r = token_client.generic("POST", f"{url}/answers", "{not json", content_type="application/json")
     assert r.status_code == 400 and r.json()["errors"]
