@@ -211,6 +211,11 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "labeling.api.permissions.PipelineTokensReadOnly",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "labeling.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "labeling.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

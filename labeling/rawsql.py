@@ -55,6 +55,7 @@ def _cursor():
         return
     import psycopg
 
+    db.close_if_health_check_failed()  # as Django's cursor(): once per request, if CONN_HEALTH_CHECKS
     db.ensure_connection()
     db.validate_no_broken_transaction()
     raw = db.connection

@@ -95,6 +95,8 @@ def clean_answer(schema: LabelSchema, value: Any) -> Any:
             raise ValueError("the answer is empty")
         if len(value) > MAX_TEXT_ANSWER:
             raise ValueError(f"the answer is {len(value)} characters; at most {MAX_TEXT_ANSWER} are allowed")
+        if "\x00" in value:
+            raise ValueError("the answer contains a NUL character (\\u0000), which cannot be stored; remove it")
         return value
     raise ValueError(f"unknown schema kind {schema.kind!r}")
 

@@ -41,13 +41,14 @@ def _lean_caller(request, kwargs: dict):
     project_id = kwargs.get("project_id")
     if type(project_id) is not int or not 0 < project_id < 2**63:
         return None
-    try:
-        payload = json.loads(request.body, parse_constant=_reject_constant)  # as DRF's JSONParser
-    except ValueError:
-        return None
+    # The token first: nobody gets the body parsed without a valid one (DRF answers them).
     token, membership = _token_with_user(hash_token(header[1]), project_id)
     if (token is None or token.revoked_at is not None or not token.user.is_active
             or token.kind == TokenKind.PIPELINE or membership is None):
+        return None
+    try:
+        payload = json.loads(request.body, parse_constant=_reject_constant)  # as DRF's JSONParser
+    except (ValueError, RecursionError):
         return None
     token_touch(token=token)
     return membership, payload
@@ -78,7 +79,9 @@ class LeanPost:
         return super().dispatch(request, *args, **kwargs)
 
 
-_LEAN_PATH = re.compile(r"^/api/v1/projects/(\d+)/(next-task|answers)$")
+# As the URLconf's <int:project_id> ([0-9]+) would match, without a trailing newline; ids beyond
+# 19 digits go to the URLconf (and are 404s there).
+_LEAN_PATH = re.compile(r"/api/v1/projects/([0-9]{1,19})/(next-task|answers)")
 
 
 class LeanMiddleware:
@@ -101,7 +104,7 @@ class LeanMiddleware:
 
     def __call__(self, request):
         if self.enabled and request.method == "POST":
-            match = _LEAN_PATH.match(request.path_info)
+            match = _LEAN_PATH.fullmatch(request.path_info)
             if match is not None:
                 request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it (400 otherwise)
                 caller = _lean_caller(request, {"project_id": int(match[1])})

@@ -13,6 +13,20 @@ from labeling.models import (
 from labeling.schema import NORMALIZERS
 
 
+class FiniteFloatField(serializers.FloatField):
+    """A FloatField that answers a number too large for a float (10**400 in JSON) with its usual
+    "A valid number is required." instead of an OverflowError, and refuses inf/nan."""
+
+    def to_internal_value(self, data):
+        try:
+            value = super().to_internal_value(data)
+        except OverflowError:
+            self.fail("invalid")
+        if value != value or value in (float("inf"), float("-inf")):
+            self.fail("invalid")
+        return value
+
+
 class ProjectSerializer(serializers.ModelSerializer):
     """A project, its label schema and its quorum rule."""
 
@@ -30,10 +44,10 @@ class ProjectSerializer(serializers.ModelSerializer):
     max_answers = serializers.IntegerField(min_value=1, max_value=100, required=False)
     escalate_after = serializers.IntegerField(min_value=1, max_value=100, required=False, allow_null=True)
     escalate_k = serializers.IntegerField(min_value=1, max_value=100, required=False, allow_null=True)
-    confidence_target = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
-    gold_rate = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    confidence_target = FiniteFloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
+    gold_rate = FiniteFloatField(min_value=0.0, max_value=1.0, required=False)
     lease_seconds = serializers.IntegerField(min_value=10, max_value=7 * 24 * 3600, required=False)
-    pause_below_accuracy = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
+    pause_below_accuracy = FiniteFloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
     pause_min_gold = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
     scale_min = serializers.IntegerField(min_value=-1_000_000, max_value=1_000_000, required=False, allow_null=True)
     scale_max = serializers.IntegerField(min_value=-1_000_000, max_value=1_000_000, required=False, allow_null=True)

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -23,6 +23,7 @@ from annotators.services import (
     annotator_for_user, membership_remove, membership_set, token_create, token_revoke,
 )
 from labeling.api import serializers as s
+from labeling.api.parsers import JSONParser
 from labeling.api.permissions import project_for
 from labeling.errors import DomainError
 from labeling.imports import guess_format

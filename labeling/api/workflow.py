@@ -74,7 +74,7 @@ class AnswerInput(serializers.Serializer):
     item = serializers.IntegerField()
     lease = serializers.IntegerField(required=False, allow_null=True)
     value = serializers.JSONField(help_text="A choice, a list of choices, a rating or text, per the schema.")
-    seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    seconds = s.FiniteFloatField(required=False, allow_null=True, min_value=0)
     client_request_id = serializers.CharField(required=False, allow_null=True, max_length=64,
                                               help_text="Send the same id on retries: one answer is stored.")
     next = serializers.BooleanField(required=False, default=False,
@@ -154,10 +154,10 @@ def _plain_answer(data) -> dict | None:
     next_, leases = data.get("next", False), data.get("exclude_leases", [])
     if lease is not None and not _is_int(lease):
         return None
-    if seconds is not None and not (type(seconds) in (int, float) and seconds >= 0):
+    if seconds is not None and not (type(seconds) in (int, float) and 0 <= seconds <= 10**9):
         return None
     if request_id is not None and not (type(request_id) is str and 0 < len(request_id) <= 64
-                                       and request_id == request_id.strip()):
+                                       and request_id == request_id.strip() and "\x00" not in request_id):
         return None
     if type(next_) is not bool or not _is_id_list(leases):
         return None

@@ -17,11 +17,12 @@ from drf_spectacular.utils import (
 from rest_framework import generics, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.api.parsers import JSONParser
 from labeling.api.permissions import project_for
 from labeling.api.serializers import JobSerializer
 from labeling.api.views import ERRORS

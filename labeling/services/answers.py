@@ -71,22 +71,30 @@ def _refuse(message: str, code: str, status: int = 409, field: str | None = None
     return DomainError.single(field, message, status=status, code=code)
 
 
-_LOCK_SQL = (
-    "SELECT i.id, i.status, i.is_gold, i.gold, i.lease_count, i.open_slots, c.label, "
-    "(SELECT l.id FROM labeling_lease l WHERE l.item_id = i.id AND l.annotator_id = %s AND l.state = 'active'), "
-    "(SELECT l.expires_at FROM labeling_lease l WHERE l.item_id = i.id AND l.annotator_id = %s "
-    "AND l.state = 'active') "
-    "FROM labeling_item i LEFT JOIN labeling_consensus c ON c.item_id = i.id "
-    "WHERE i.id = %s AND i.project_id = %s"
-)
-# Every answer of the item (with the annotators' estimates) and the caller's estimate, oldest first.
-_ANSWERS_SQL = (
+# The item's row lock, first and alone: under READ COMMITTED a statement that waited for the lock
+# sees the locked row as it is now but every other table as it was when the statement began, so
+# the lease and the consensus are read by the next statement, after the lock is held.
+_LOCK_SQL = ("SELECT i.id, i.status, i.is_gold, i.gold, i.lease_count, i.open_slots, i.confidence "
+             "FROM labeling_item i WHERE i.id = %s AND i.project_id = %s")
+# Under the lock: the caller's active lease on the item and the current consensus label (one row),
+# joined with every answer of the item (with the annotators' estimates) and the caller's
+# estimate (answer id NULL). Params: item, annotator, item, annotator, item, project, item,
+# project, annotator.
+_STATE_SQL = (
+    "SELECT m.lease_id, m.lease_expires, m.label, x.id, x.annotator_id, x.value, x.excluded, x.client_request_id, "
+    "x.result, x.accuracy, x.confusion, x.labels FROM ("
+    "SELECT (SELECT l.id FROM labeling_lease l WHERE l.item_id = %s AND l.annotator_id = %s "
+    "AND l.state = 'active') AS lease_id, "
+    "(SELECT l.expires_at FROM labeling_lease l WHERE l.item_id = %s AND l.annotator_id = %s "
+    "AND l.state = 'active') AS lease_expires, "
+    "(SELECT c.label FROM labeling_consensus c WHERE c.item_id = %s) AS label) m "
+    "LEFT JOIN ("
     "SELECT a.id, a.annotator_id, a.value, a.excluded, a.client_request_id, a.result, e.accuracy, e.confusion, "
     "e.labels FROM labeling_answer a LEFT JOIN labeling_annotatorestimate e "
     "ON e.annotator_id = a.annotator_id AND e.project_id = %s WHERE a.item_id = %s "
     "UNION ALL SELECT NULL, e.annotator_id, NULL, NULL, NULL, NULL, e.accuracy, e.confusion, e.labels "
-    "FROM labeling_annotatorestimate e WHERE e.project_id = %s AND e.annotator_id = %s "
-    "ORDER BY 1"
+    "FROM labeling_annotatorestimate e WHERE e.project_id = %s AND e.annotator_id = %s"
+    ") x ON 1 = 1 ORDER BY x.id"
 )
 _ANSWER_INSERT_SQL = (
     "INSERT INTO labeling_answer (item_id, annotator_id, value, seconds, source, client_request_id, excluded, "
@@ -130,34 +138,46 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
     from labeling.services.quality import gold_answer_record
     from labeling.services.tasks import _check_membership, membership_for
 
-    if membership is None:
-        membership_for(project=project, annotator=annotator)
-    else:
-        _check_membership(membership)
     try:
-        value = clean_answer(LabelSchema.of(project), value)
-    except ValueError as exc:
-        raise DomainError.single("value", str(exc), code="invalid_value") from None
-    if seconds is not None and (seconds < 0 or seconds > 7 * 24 * 3600):
-        raise DomainError.single("seconds", "must be between 0 and one week")
-    if not 0 < item_id < 2**63:
-        raise _refuse(f"no item {item_id} in this project", "not_found", 404, "item")
+        if membership is None:
+            membership_for(project=project, annotator=annotator)
+        else:
+            _check_membership(membership)
+        try:
+            value = clean_answer(LabelSchema.of(project), value)
+        except ValueError as exc:
+            raise DomainError.single("value", str(exc), code="invalid_value") from None
+        if seconds is not None and (seconds < 0 or seconds > 7 * 24 * 3600):
+            raise DomainError.single("seconds", "must be between 0 and one week")
+        if not 0 < item_id < 2**63:
+            raise _refuse(f"no item {item_id} in this project", "not_found", 404, "item")
+    except DomainError:
+        # A retry of a submission that was stored gets the stored body, even if the caller has
+        # since been paused (e.g. by that very answer, on a check item).
+        replay = _replay_by_request_id(annotator, client_request_id)
+        if replay is not None:
+            return replay
+        raise
     if lease_id is not None and not 0 < lease_id < 2**63:
         lease_id = -1  # names no lease of theirs
     lock = " FOR UPDATE OF i" if connection.vendor == "postgresql" else ""
     try:
         with transaction.atomic():
-            row = rawsql.fetchone(_LOCK_SQL + lock, [annotator.pk, annotator.pk, item_id, project.pk])
+            row = rawsql.fetchone(_LOCK_SQL + lock, [item_id, project.pk])
             if row is None:
                 replay = _replay_by_request_id(annotator, client_request_id)
                 if replay is not None:
                     return replay
                 raise _refuse(f"no item {item_id} in this project", "not_found", 404, "item")
-            _, status, is_gold, gold, lease_count, open_slots, previous_label, held_id, held_expires = row
+            _, status, is_gold, gold, lease_count, open_slots, confidence = row
             ids, values, estimates = [], [], {}
-            for (answer_id, annotator_id, answer_value, excluded, request_id, result,
-                 accuracy, confusion, labels) in rawsql.fetchall(
-                    _ANSWERS_SQL, [project.pk, item_id, project.pk, annotator.pk]):
+            held_id = held_expires = previous_label = None
+            for (held_id, held_expires, previous_label, answer_id, annotator_id, answer_value, excluded, request_id,
+                 result, accuracy, confusion, labels) in rawsql.fetchall(_STATE_SQL, [
+                    item_id, annotator.pk, item_id, annotator.pk, item_id, project.pk, item_id, project.pk,
+                    annotator.pk]):
+                if annotator_id is None:  # no answers and no estimate: the lease/consensus row alone
+                    continue
                 if accuracy is not None or confusion is not None:
                     estimates[annotator_id] = Estimate(annotator_id, accuracy, rawsql.json_value(confusion),
                                                        rawsql.json_value(labels) or [])
@@ -183,17 +203,23 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
                         "not_needed")
             writes = rawsql.Writes()
             if held_id is not None:  # an answer closes the caller's lease on the item, whichever they named
-                writes.add("UPDATE labeling_lease SET state = 'answered', closed_at = %s WHERE id = %s",
-                           [rawsql.time_param(now), held_id])
+                writes.add("UPDATE labeling_lease SET state = 'answered', closed_at = %s WHERE id = %s "
+                           "AND state = 'active'", [rawsql.time_param(now), held_id])
                 lease_count -= 1
             item = Item(id=item_id, project_id=project.pk, status=status, is_gold=bool(is_gold),
-                        gold=rawsql.json_value(gold), lease_count=lease_count)
+                        gold=rawsql.json_value(gold), lease_count=lease_count, confidence=confidence)
             item._state.adding = False
             if is_gold:
                 writes.add("UPDATE labeling_item SET answer_count = answer_count + 1, lease_count = %s, "
                            "open_slots = needed - %s WHERE id = %s", [lease_count, lease_count, item_id])
                 # Whether it was right is not told: gold items look like any other item.
                 decision = {"status": status, "label": None, "confidence": None}
+            elif status == ItemStatus.REVIEWED:
+                # A lead's label stands; the answer is kept and the lease it closed is released.
+                if held_id is not None:
+                    writes.add("UPDATE labeling_item SET lease_count = %s, open_slots = needed - %s WHERE id = %s",
+                               [lease_count, lease_count, item_id])
+                decision = {"status": status, "label": rawsql.json_value(previous_label), "confidence": confidence}
             else:
                 outcome = item_decide(
                     item=item, project=project, reason="answer",

@@ -210,3 +210,113 @@ def test_lean_and_drf_paths_answer_the_same(lead_user):
     # A body that is not JSON, with a token: DRF's parse error, not a crash.
     r = token_client.generic("POST", f"{url}/answers", "{not json", content_type="application/json")
     assert r.status_code == 400 and r.json()["errors"]
+
+
+def test_review_findings_odd_bodies_are_400s_not_500s(lead_user):
+    project = make_project(lead_user, schema_kind="text", choices=[], agree_k=1, min_answers=1, max_answers=1)
+    add_items(project, 3)
+    crowd = Crowd(project, 1)
+    client = crowd.clients[0]
+    url = f"/api/v1/projects/{project.pk}"
+    task = crowd.next(0).json()
+    base = {"item": task["item"]["id"], "lease": task["lease"]["id"]}
+    # A number too large for a float, a NUL in the request id or in a text answer: 400 naming the field.
+    for body, field in (({**base, "value": "x", "seconds": 10**400}, "seconds"),
+                        ({**base, "value": "x", "client_request_id": "a\x00b"}, "client_request_id"),
+                        ({**base, "value": "a\x00b"}, "value")):
+        r = client.post(f"{url}/answers", body, format="json")
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == field, r.json()
+    # Deeply nested JSON: DRF's parse error (with a valid token), 401 without one.
+    deep = "[" * 100_000
+    r = client.generic("POST", f"{url}/answers", deep, content_type="application/json")
+    assert r.status_code == 400
+    from rest_framework.test import APIClient
+
+    anonymous = APIClient()
+    anonymous.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    r = anonymous.generic("POST", f"{url}/answers", deep, content_type="application/json")
+    assert r.status_code == 401
+    # Paths the URLconf does not serve are not served by the lean path either.
+    r = client.post(f"{url}/next-task%0A", {}, format="json")
+    assert r.status_code == 404
+    r = client.post("/api/v1/projects/" + "9" * 5000 + "/next-task", {}, format="json")
+    assert r.status_code == 404
+
+
+def test_a_retry_after_the_answer_paused_its_author_gets_the_stored_body(lead_user):
+    project = make_project(lead_user, agree_k=1, min_answers=1, max_answers=1, gold_rate=1.0,
+                           pause_below_accuracy=0.6, pause_min_gold=1)
+    from labeling.services.items import item_import_objects
+
+    item_import_objects(project=project, objects=[{"external_id": f"g{i}", "gold": "pos"} for i in range(2)])
+    crowd = Crowd(project, 1)
+    task = crowd.next(0).json()
+    first = crowd.answer(0, "neg", task=task, client_request_id="once")
+    assert first.status_code == 201
+    again = crowd.answer(0, "neg", task=task, client_request_id="once")
+    assert again.status_code == 200 and again.json() == first.json()
+    assert crowd.next(0).status_code == 403  # paused
+
+
+def test_answer_on_a_reviewed_item_under_a_live_lease_releases_the_lease(lead_user):
+    project = make_project(lead_user)
+    (item,) = add_items(project, 1)
+    crowd = Crowd(project, 1)
+    task = crowd.next(0).json()
+    lead = client_for(lead_user)
+    r = lead.post(f"/api/v1/projects/{project.pk}/items/{item.pk}/review", {"label": "neu"}, format="json")
+    assert r.status_code == 200, r.json()
+    r = crowd.answer(0, "pos", task=task)
+    assert r.status_code == 201, r.json()
+    assert r.json()["status"] == "reviewed" and r.json()["decision"]["confidence"] == 1.0
+    item.refresh_from_db()
+    assert item.lease_count == 0 and item.open_slots == item.needed - 0
+    assert Lease.objects.get(pk=task["lease"]["id"]).state == LeaseState.ANSWERED
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks that make a statement wait: PostgreSQL")
+def test_a_submit_that_waited_for_the_item_lock_sees_the_lease_as_it_is_now():
+    """Another transaction expires the caller's lease while their submit waits for the item's row
+    lock. The submit must read the lease after the lock (not from its own statement's older
+    snapshot): the lease stays expired, the count is released once, and the answer is taken as a
+    late answer because the item still needs it."""
+    import threading
+    import time
+
+    from django.db import connection as thread_connection
+    from django.db import transaction
+
+    from labeling.services.answers import answer_submit
+    from labeling.services.tasks import _release_counts
+
+    lead = UserFactory(username="boss")
+    project = make_project(lead, agree_k=2, min_answers=2, max_answers=3)
+    (item,) = add_items(project, 1)
+    crowd = Crowd(project, 1)
+    task = crowd.next(0).json()
+    annotator = annotator_for_user(user=crowd.users[0])
+    locked = threading.Event()
+
+    def expire_under_lock():
+        try:
+            with transaction.atomic():
+                Item.objects.select_for_update().get(pk=item.pk)
+                locked.set()
+                time.sleep(0.5)  # the submit below is waiting for the lock meanwhile
+                Lease.objects.filter(pk=task["lease"]["id"]).update(state=LeaseState.EXPIRED)
+                _release_counts([item.pk])
+        finally:
+            thread_connection.close()
+
+    expirer = threading.Thread(target=expire_under_lock)
+    expirer.start()
+    locked.wait(5)
+    result = answer_submit(project=project, annotator=annotator, item_id=item.pk, value="pos",
+                           lease_id=task["lease"]["id"], client_request_id="late")
+    expirer.join()
+    assert result.created
+    item.refresh_from_db()
+    assert item.lease_count == 0 and item.open_slots == item.needed - item.lease_count
+    assert Lease.objects.get(pk=task["lease"]["id"]).state == LeaseState.EXPIRED
+    assert Answer.objects.filter(item=item).count() == 1
