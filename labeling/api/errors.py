@@ -84,4 +84,3 @@ def json_server_error(request, *args, **kwargs):
 def json_not_found(request, exception=None):
     return JsonResponse({"errors": [{"field": None, "message": f"no such path: {request.path}"}],
                          "code": "not_found"}, status=404)
-
