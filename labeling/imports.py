@@ -133,6 +133,19 @@ def _external_id(value: Any, line: int, report: ImportReport) -> str | None:
     return text
 
 
+_NUL_MESSAGE = "contains a NUL character (\\u0000), which the database cannot store; remove it"
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _has_nul(v) for key, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _from_object(obj: Any, line: int, report: ImportReport) -> ParsedItem | None:
     if not isinstance(obj, dict):
         report.add(line, f"expected an object with external_id and data, got {type(obj).__name__}")
@@ -158,6 +171,9 @@ def _from_object(obj: Any, line: int, report: ImportReport) -> ParsedItem | None
     else:
         data = rest
     if ext is None:
+        return None
+    if _has_nul(ext) or _has_nul(data) or _has_nul(obj.get("gold")):
+        report.add(line, _NUL_MESSAGE, field="data")
         return None
     return ParsedItem(line=line, external_id=ext, data=data, gold=obj.get("gold"))
 
@@ -275,6 +291,9 @@ def _parse_csv(stream: IO[bytes], report: ImportReport, max_bytes: int, allow_fo
             continue
         if len(row) != width:
             report.add(line, f"{len(row)} cells but the header has {width} columns", field="columns")
+            continue
+        if any("\x00" in cell for cell in row):
+            report.add(line, _NUL_MESSAGE, field="data")
             continue
         if not allow_formulas:
             bad = next((header[i] for i, cell in enumerate(row) if looks_like_formula(cell)), None)

@@ -190,3 +190,18 @@ def test_annotator_cannot_import(annotator_client, project):
     r = upload(annotator_client, project, "items.jsonl", b'{"external_id": "a"}\n')
     assert r.status_code == 403
     assert r.json()["errors"][0]["message"] == "only the project's leads may do this"
+
+
+def test_nul_characters_are_refused_by_line_and_nothing_is_stored(lead_client, project):
+    """PostgreSQL cannot store U+0000 in text or jsonb: refused with the line, never a 500."""
+    jsonl = b'{"external_id": "a", "text": "ok"}\n{"external_id": "b", "text": "bad\\u0000byte"}\n'
+    r = upload(lead_client, project, "items.jsonl", jsonl)
+    assert r.status_code == 400 and messages(r) == [
+        "line 2: contains a NUL character (\\u0000), which the database cannot store; remove it"]
+    csv_content = b"external_id,text\na,ok\nb,bad\x00byte\n"
+    r = upload(lead_client, project, "items.csv", csv_content)
+    assert r.status_code == 400 and "line 3: contains a NUL character" in messages(r)[0]
+    r = lead_client.post(f"/api/v1/projects/{project.pk}/items/import",
+                         [{"external_id": "c", "data": {"k\u0000": "v"}}], format="json")
+    assert r.status_code == 400
+    assert not Item.objects.exists()
