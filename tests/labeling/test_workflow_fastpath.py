@@ -320,3 +320,18 @@ def test_a_submit_that_waited_for_the_item_lock_sees_the_lease_as_it_is_now():
     assert item.lease_count == 0 and item.open_slots == item.needed - item.lease_count
     assert Lease.objects.get(pk=task["lease"]["id"]).state == LeaseState.EXPIRED
     assert Answer.objects.filter(item=item).count() == 1
+
+
+def test_nul_characters_in_project_fields_and_review_labels_are_400s(lead_user):
+    lead = client_for(lead_user)
+    r = lead.post("/api/v1/projects", {"name": "n", "schema_kind": "single", "choices": ["a\u0000", "b"],
+                                       "rule_kind": "k_of_n", "agree_k": 1, "min_answers": 1, "max_answers": 1},
+                  format="json")
+    assert r.status_code == 400, r.json()
+    r = lead.post("/api/v1/projects", {"name": "n\u0000", "schema_kind": "text", "rule_kind": "k_of_n",
+                                       "agree_k": 1, "min_answers": 1, "max_answers": 1}, format="json")
+    assert r.status_code == 400, r.json()
+    project = make_project(lead_user, schema_kind="text", choices=[], agree_k=1, min_answers=1, max_answers=1)
+    (item,) = add_items(project, 1)
+    r = lead.post(f"/api/v1/projects/{project.pk}/items/{item.pk}/review", {"label": "x\u0000y"}, format="json")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "label", r.json()
