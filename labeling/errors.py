@@ -33,3 +33,13 @@ class DomainError(Exception):
 
     def __str__(self) -> str:
         return "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in self.errors)
+
+
+def parse_id(raw: str | None) -> int | None:
+    """A query parameter as a database id (ASCII digits, below 2**63), or None. ``str.isdigit``
+    alone also accepts digits like "²" that ``int`` refuses, and ids beyond 64 bits overflow the
+    database's integer type: both would be server errors."""
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if value < 2**63 else None

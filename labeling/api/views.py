@@ -25,7 +25,7 @@ from annotators.services import (
 from labeling.api import serializers as s
 from labeling.api.parsers import JSONParser
 from labeling.api.permissions import project_for
-from labeling.errors import DomainError
+from labeling.errors import DomainError, parse_id
 from labeling.imports import guess_format
 from labeling.models import Answer, Item, ItemStatus, Job, Project
 from labeling.services.items import TooManyForRequest, item_import, item_import_file_enqueue, item_import_objects
@@ -245,9 +245,9 @@ class AnswerList(generics.ListAPIView):
         for name in ("item", "annotator"):
             raw = self.request.query_params.get(name)
             if raw:
-                if not raw.isdigit():
+                if parse_id(raw) is None:
                     raise DomainError.single(name, "must be an integer id")
-                qs = qs.filter(**{f"{name}_id": int(raw)})
+                qs = qs.filter(**{f"{name}_id": parse_id(raw)})
         return qs
 
 
@@ -275,9 +275,9 @@ class JobList(generics.ListAPIView):
         qs = _jobs_for(self.request)
         project = self.request.query_params.get("project")
         if project:
-            if not project.isdigit():
+            if parse_id(project) is None:
                 raise DomainError.single("project", "must be an integer id")
-            qs = qs.filter(project_id=int(project))
+            qs = qs.filter(project_id=parse_id(project))
         if self.request.query_params.get("kind"):
             qs = qs.filter(kind=self.request.query_params["kind"])
         return qs

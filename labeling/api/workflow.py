@@ -16,7 +16,7 @@ from labeling.api import serializers as s
 from labeling.api.lean import LeanPost
 from labeling.api.permissions import membership_of_caller, project_for
 from labeling.api.views import ERRORS, AnswerList, _validated
-from labeling.errors import DomainError
+from labeling.errors import DomainError, parse_id
 from labeling.models import Item, JobKind, Lease
 from labeling.selectors_stats import agreement_report, annotator_me, progress_report, review_queue_page
 from labeling.services.answers import answer_submit
@@ -192,7 +192,7 @@ class ReviewQueue(APIView):
         project = project_for(request, project_id, need="lead")
         cursor = request.query_params.get("cursor") or "0"
         size = request.query_params.get("page_size") or "20"
-        if not cursor.isdigit() or not size.isdigit() or not 1 <= int(size) <= 200:
+        if parse_id(cursor) is None or parse_id(size) is None or not 1 <= int(size) <= 200:
             raise DomainError.single("cursor", "cursor must be an item id and page_size 1..200")
         page = review_queue_page(project=project, after_id=int(cursor), size=int(size))
         if page["next_cursor"] is not None:

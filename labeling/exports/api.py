@@ -26,7 +26,7 @@ from labeling.api.parsers import JSONParser
 from labeling.api.permissions import project_for
 from labeling.api.serializers import JobSerializer
 from labeling.api.views import ERRORS
-from labeling.errors import DomainError
+from labeling.errors import DomainError, parse_id
 from labeling.exports.diff import CHANGES
 from labeling.exports.labelstudio import labelstudio_config, to_name_for
 from labeling.exports.models import DatasetFile, DatasetVersion, DeliveryStatus, ExportSettings, WebhookDelivery
@@ -57,7 +57,8 @@ def version_get(project: Project, ref: str) -> DatasetVersion:
             raise DomainError.single("version", "this project has no dataset version yet", status=404,
                                      code="not_found")
         return version
-    version = qs.filter(number=int(ref)).first()
+    number = parse_id(ref)
+    version = qs.filter(number=number).first() if number is not None else None
     if version is None:
         raise DomainError.single("version", f"there is no version {ref} in this project", status=404, code="not_found")
     return version
@@ -391,7 +392,7 @@ class VersionDiff(APIView):
         params = request.query_params
         against = params.get("against")
         if against:
-            if not against.isdigit():
+            if parse_id(against) is None:
                 raise DomainError.single("against", "must be a version number")
             old = version_get(project, against)
         else:
@@ -415,7 +416,7 @@ def _int_param(params, name: str, default, low: int, high: int | None):
     raw = params.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+    if parse_id(raw) is None or int(raw) < low or (high is not None and int(raw) > high):
         raise DomainError.single(name, f"must be an integer from {low}" + (f" to {high}" if high else ""))
     return int(raw)
 

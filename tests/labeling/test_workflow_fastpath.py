@@ -335,3 +335,17 @@ def test_nul_characters_in_project_fields_and_review_labels_are_400s(lead_user):
     (item,) = add_items(project, 1)
     r = lead.post(f"/api/v1/projects/{project.pk}/items/{item.pk}/review", {"label": "x\u0000y"}, format="json")
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "label", r.json()
+
+
+def test_numeric_query_parameters_beyond_64_bits_or_not_ascii_are_400s_or_404s(lead_user):
+    project = make_project(lead_user)
+    add_items(project, 1)
+    lead = client_for(lead_user)
+    huge = "17662211355658663493632"
+    for url in (f"/api/v1/jobs?project={huge}", "/api/v1/jobs?project=%C2%B2",
+                f"/api/v1/projects/{project.pk}/answers?item={huge}",
+                f"/api/v1/projects/{project.pk}/review?cursor={huge}",
+                f"/api/v1/projects/{project.pk}/versions/{huge}"):
+        r = lead.get(url)
+        assert r.status_code in (400, 404), (url, r.status_code)
+        assert r.json()["errors"], url
