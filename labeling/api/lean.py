@@ -72,7 +72,8 @@ class LeanPost:
     POST's work; its ``post`` must call the same ``handle`` (the DRF path)."""
 
     def dispatch(self, request, *args, **kwargs):
-        if request.method == "POST":
+        # The middleware already tried (and declined) this request: don't read the token again.
+        if request.method == "POST" and not getattr(request, "_lean_declined", False):
             caller = _lean_caller(request, kwargs)
             if caller is not None:
                 return _respond(self, request, *caller)
@@ -108,6 +109,7 @@ class LeanMiddleware:
             if match is not None:
                 request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it (400 otherwise)
                 caller = _lean_caller(request, {"project_id": int(match[1])})
+                request._lean_declined = caller is None
                 if caller is not None:
                     response = _respond(self.views[match[2]], request, *caller)
                     for name, value in self.headers:
