@@ -56,9 +56,9 @@ def _token_with_user(key_hash: str, project_id: int | None = None) -> tuple[ApiT
 
     token_loader, user_loader, member_loader, annotator_loader, project_loader, sql, member_sql = _sql()
     if project_id is None:
-        row = rawsql.fetchone(sql, [key_hash])
+        row = rawsql.fetchone(sql, [key_hash], repeatable=True)
     else:
-        row = rawsql.fetchone(member_sql, [project_id, key_hash])
+        row = rawsql.fetchone(member_sql, [project_id, key_hash], repeatable=True)
     if row is None:
         return None, None
     token = token_loader.load(row)

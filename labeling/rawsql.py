@@ -56,6 +56,13 @@ def _cursor():
     import psycopg
 
     db.close_if_health_check_failed()  # as Django's cursor(): once per request, if CONN_HEALTH_CHECKS
+    raw = _ready(db)
+    with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        yield cursor, {"prepare": True}
+
+
+def _ready(db):
+    """Django's psycopg connection, connected and not in a broken transaction."""
     db.ensure_connection()
     db.validate_no_broken_transaction()
     raw = db.connection
@@ -63,11 +70,30 @@ def _cursor():
         # Django turns automatic preparation off (None); a huge threshold keeps it off for the
         # ORM's statements while ``prepare=True`` below prepares these.
         raw.prepare_threshold = 2**31
-    with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        yield cursor, {"prepare": True}
+    return raw
 
 
-def fetchone(sql: str, params: Sequence[Any] = ()) -> tuple | None:
+def fetchone(sql: str, params: Sequence[Any] = (), *, repeatable: bool = False) -> tuple | None:
+    """The statement's first row. ``repeatable``: the statement only reads, so as the first of a
+    request it stands in for the health check (CONN_HEALTH_CHECKS' ``SELECT 1``, a round trip
+    on every request): if the kept connection turns out to be dead (the server restarted, a
+    proxy dropped it), it runs once more on a new connection."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if (repeatable and db.vendor == "postgresql" and _PREPARE and db.connection is not None
+            and db.health_check_enabled and not db.health_check_done and not db.in_atomic_block):
+        import psycopg
+
+        db.health_check_done = True
+        raw = _ready(db)
+        try:
+            with psycopg.Cursor(raw) as cursor:
+                cursor.execute(sql, params, prepare=True)
+                return cursor.fetchone()
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            if not (raw.closed or raw.broken):
+                with db.wrap_database_errors:
+                    raise
+            db.close()  # dead: what follows connects anew
     with _cursor() as (cursor, options):
         cursor.execute(sql, params, **options)
         return cursor.fetchone()

@@ -134,8 +134,6 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
     changed. The decision is computed before the answer is written, so the answer row is
     written once, with the body a retry gets back.
     """
-    from labeling.services.decisions import item_decide
-    from labeling.services.quality import gold_answer_record
     from labeling.services.tasks import _check_membership, membership_for
 
     try:
@@ -163,76 +161,12 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
     lock = " FOR UPDATE OF i" if connection.vendor == "postgresql" else ""
     try:
         with transaction.atomic():
-            row = rawsql.fetchone(_LOCK_SQL + lock, [item_id, project.pk])
-            if row is None:
-                replay = _replay_by_request_id(annotator, client_request_id)
-                if replay is not None:
-                    return replay
-                raise _refuse(f"no item {item_id} in this project", "not_found", 404, "item")
-            _, status, is_gold, gold, lease_count, open_slots, confidence = row
-            ids, values, estimates = [], [], {}
-            held_id = held_expires = previous_label = None
-            for (held_id, held_expires, previous_label, answer_id, annotator_id, answer_value, excluded, request_id,
-                 result, accuracy, confusion, labels) in rawsql.fetchall(_STATE_SQL, [
-                    item_id, annotator.pk, item_id, annotator.pk, item_id, project.pk, item_id, project.pk,
-                    annotator.pk]):
-                if annotator_id is None:  # no answers and no estimate: the lease/consensus row alone
-                    continue
-                if accuracy is not None or confusion is not None:
-                    estimates[annotator_id] = Estimate(annotator_id, accuracy, rawsql.json_value(confusion),
-                                                       rawsql.json_value(labels) or [])
-                if answer_id is None:
-                    continue
-                if annotator_id == annotator.pk:
-                    if client_request_id and request_id == client_request_id:
-                        return _replay(answer_id, result)
-                    raise _refuse("you already answered this item", "already_answered")
-                if not excluded:
-                    ids.append(annotator_id)
-                    values.append(rawsql.json_value(answer_value))
-            now = timezone.now()
-            # The caller's lease on the item counts when it is the one they name (or they name none).
-            named = held_id is not None and (lease_id is None or held_id == lease_id)
-            live = named and rawsql.time_value(held_expires) > now
-            if not live and not is_gold:
-                if status not in ACTIVE or len(values) >= project.max_answers or (
-                        not named and open_slots <= 0):
-                    raise _refuse(
-                        "your lease on this item expired and the item no longer needs your answer "
-                        f"(it is {ItemStatus(status).label.lower()}); your answer was not stored",
-                        "not_needed")
-            writes = rawsql.Writes()
-            if held_id is not None:  # an answer closes the caller's lease on the item, whichever they named
-                writes.add("UPDATE labeling_lease SET state = 'answered', closed_at = %s WHERE id = %s "
-                           "AND state = 'active'", [rawsql.time_param(now), held_id])
-                lease_count -= 1
-            item = Item(id=item_id, project_id=project.pk, status=status, is_gold=bool(is_gold),
-                        gold=rawsql.json_value(gold), lease_count=lease_count, confidence=confidence)
-            item._state.adding = False
-            if is_gold:
-                writes.add("UPDATE labeling_item SET answer_count = answer_count + 1, lease_count = %s, "
-                           "open_slots = needed - %s WHERE id = %s", [lease_count, lease_count, item_id])
-                # Whether it was right is not told: gold items look like any other item.
-                decision = {"status": status, "label": None, "confidence": None}
-            elif status == ItemStatus.REVIEWED:
-                # A lead's label stands; the answer is kept and the lease it closed is released.
-                if held_id is not None:
-                    writes.add("UPDATE labeling_item SET lease_count = %s, open_slots = needed - %s WHERE id = %s",
-                               [lease_count, lease_count, item_id])
-                decision = {"status": status, "label": rawsql.json_value(previous_label), "confidence": confidence}
-            else:
-                outcome = item_decide(
-                    item=item, project=project, reason="answer",
-                    answers=ItemAnswers(ids + [annotator.pk], values + [value]), estimates=estimates,
-                    previous_label=rawsql.json_value(previous_label), writes=writes)
-                decision = {"status": outcome.status, "label": outcome.label, "confidence": outcome.confidence}
-            body = {"item": item_id, "status": item.status, "decision": decision}
-            answer_id = writes.run((_ANSWER_INSERT_SQL, [
-                item_id, annotator.pk, rawsql.json_param(value), seconds, source, client_request_id or None,
-                rawsql.json_param(body), rawsql.time_param(now)]))[0]
-            if is_gold:
-                gold_answer_record(project=project, annotator=annotator, item=item, value=value)
-            return Submission({"answer": answer_id, **body}, created=True, membership_stale=bool(is_gold))
+            # A refusal is returned, not raised, out of the block: the transaction only read, and
+            # committing it keeps the connection's prepared statements (psycopg drops them all on
+            # a rollback, and the next requests would pay for planning them again).
+            outcome = _submit_locked(project=project, annotator=annotator, item_id=item_id, value=value,
+                                     seconds=seconds, lease_id=lease_id, client_request_id=client_request_id,
+                                     source=source, lock=lock)
     except IntegrityError:
         # A concurrent retry of the same submission (or the same request id on another item) won
         # the race: return what it stored.
@@ -240,4 +174,87 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
         if replay is not None:
             return replay
         raise _refuse("you already answered this item", "already_answered") from None
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def _submit_locked(*, project: Project, annotator, item_id: int, value: Any, seconds: float | None,
+                   lease_id: int | None, client_request_id: str | None, source: str,
+                   lock: str) -> Submission | DomainError:
+    """The part of ``answer_submit`` under the item's row lock (inside its transaction): the
+    stored submission, or the refusal to raise once the transaction is over."""
+    from labeling.services.decisions import item_decide
+    from labeling.services.quality import gold_answer_record
+
+    row = rawsql.fetchone(_LOCK_SQL + lock, [item_id, project.pk])
+    if row is None:
+        replay = _replay_by_request_id(annotator, client_request_id)
+        if replay is not None:
+            return replay
+        return _refuse(f"no item {item_id} in this project", "not_found", 404, "item")
+    _, status, is_gold, gold, lease_count, open_slots, confidence = row
+    ids, values, estimates = [], [], {}
+    held_id = held_expires = previous_label = None
+    for (held_id, held_expires, previous_label, answer_id, annotator_id, answer_value, excluded, request_id,
+         result, accuracy, confusion, labels) in rawsql.fetchall(_STATE_SQL, [
+            item_id, annotator.pk, item_id, annotator.pk, item_id, project.pk, item_id, project.pk,
+            annotator.pk]):
+        if annotator_id is None:  # no answers and no estimate: the lease/consensus row alone
+            continue
+        if accuracy is not None or confusion is not None:
+            estimates[annotator_id] = Estimate(annotator_id, accuracy, rawsql.json_value(confusion),
+                                               rawsql.json_value(labels) or [])
+        if answer_id is None:
+            continue
+        if annotator_id == annotator.pk:
+            if client_request_id and request_id == client_request_id:
+                return _replay(answer_id, result)
+            return _refuse("you already answered this item", "already_answered")
+        if not excluded:
+            ids.append(annotator_id)
+            values.append(rawsql.json_value(answer_value))
+    now = timezone.now()
+    # The caller's lease on the item counts when it is the one they name (or they name none).
+    named = held_id is not None and (lease_id is None or held_id == lease_id)
+    live = named and rawsql.time_value(held_expires) > now
+    if not live and not is_gold:
+        if status not in ACTIVE or len(values) >= project.max_answers or (
+                not named and open_slots <= 0):
+            return _refuse(
+                "your lease on this item expired and the item no longer needs your answer "
+                f"(it is {ItemStatus(status).label.lower()}); your answer was not stored",
+                "not_needed")
+    writes = rawsql.Writes()
+    if held_id is not None:  # an answer closes the caller's lease on the item, whichever they named
+        writes.add("UPDATE labeling_lease SET state = 'answered', closed_at = %s WHERE id = %s "
+                   "AND state = 'active'", [rawsql.time_param(now), held_id])
+        lease_count -= 1
+    item = Item(id=item_id, project_id=project.pk, status=status, is_gold=bool(is_gold),
+                gold=rawsql.json_value(gold), lease_count=lease_count, confidence=confidence)
+    item._state.adding = False
+    if is_gold:
+        writes.add("UPDATE labeling_item SET answer_count = answer_count + 1, lease_count = %s, "
+                   "open_slots = needed - %s WHERE id = %s", [lease_count, lease_count, item_id])
+        # Whether it was right is not told: gold items look like any other item.
+        decision = {"status": status, "label": None, "confidence": None}
+    elif status == ItemStatus.REVIEWED:
+        # A lead's label stands; the answer is kept and the lease it closed is released.
+        if held_id is not None:
+            writes.add("UPDATE labeling_item SET lease_count = %s, open_slots = needed - %s WHERE id = %s",
+                       [lease_count, lease_count, item_id])
+        decision = {"status": status, "label": rawsql.json_value(previous_label), "confidence": confidence}
+    else:
+        outcome = item_decide(
+            item=item, project=project, reason="answer",
+            answers=ItemAnswers(ids + [annotator.pk], values + [value]), estimates=estimates,
+            previous_label=rawsql.json_value(previous_label), writes=writes)
+        decision = {"status": outcome.status, "label": outcome.label, "confidence": outcome.confidence}
+    body = {"item": item_id, "status": item.status, "decision": decision}
+    answer_id = writes.run((_ANSWER_INSERT_SQL, [
+        item_id, annotator.pk, rawsql.json_param(value), seconds, source, client_request_id or None,
+        rawsql.json_param(body), rawsql.time_param(now)]))[0]
+    if is_gold:
+        gold_answer_record(project=project, annotator=annotator, item=item, value=value)
+    return Submission({"answer": answer_id, **body}, created=True, membership_stale=bool(is_gold))
 

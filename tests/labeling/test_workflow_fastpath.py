@@ -349,3 +349,57 @@ def test_numeric_query_parameters_beyond_64_bits_or_not_ascii_are_400s_or_404s(l
         r = lead.get(url)
         assert r.status_code in (400, 404), (url, r.status_code)
         assert r.json()["errors"], url
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="prepared statements: PostgreSQL")
+def test_a_refused_submit_keeps_the_connections_prepared_statements():
+    """A refusal (here: a second answer to the same item) commits the read-only transaction
+    instead of rolling it back: psycopg's rollback deallocates every prepared statement of the
+    connection, and each following request would pay for planning them again."""
+    lead = UserFactory(username="boss")
+    project = make_project(lead, agree_k=2, min_answers=2, max_answers=3)
+    add_items(project, 2)
+    crowd = Crowd(project, 1)
+    task = crowd.next(0).json()
+    assert crowd.answer(0, "pos", task=task).status_code == 201
+
+    def prepared() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM pg_prepared_statements")
+            return {row[0] for row in cursor.fetchall()}
+
+    before = prepared()
+    assert before
+    again = crowd.answer(0, "neg", task=task, client_request_id="other")
+    assert again.status_code == 409 and again.json()["code"] == "already_answered", again.json()
+    assert prepared() >= before
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a server-side disconnect: PostgreSQL")
+def test_a_request_on_a_connection_the_server_dropped_reconnects_instead_of_failing():
+    """The token query stands in for CONN_HEALTH_CHECKS' SELECT 1: when the kept connection is
+    dead (the server restarted or killed it), it runs again on a new connection."""
+    import psycopg
+    from django.conf import settings
+
+    lead = UserFactory(username="boss")
+    project = make_project(lead, agree_k=2, min_answers=2, max_answers=3)
+    add_items(project, 2)
+    crowd = Crowd(project, 1)
+    assert crowd.next(0).status_code == 200
+    assert connection.health_check_enabled
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    db = settings.DATABASES["default"]
+    with psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=connection.settings_dict["NAME"],
+                         autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    connection.health_check_done = False  # a new request (the test client does not send the signal)
+    r = crowd.next(0)
+    assert r.status_code == 200, r.content
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
