@@ -31,8 +31,11 @@ def _sql() -> tuple:
         user = rawsql.Loader(user_model, "u", defer=[f for f in ("password", "last_login", "first_name", "last_name",
                                                                 "email", "date_joined")
                                                     if f in {x.name for x in user_model._meta.concrete_fields}])
-        member, annotator, project = (rawsql.Loader(Membership, "m"), rawsql.Loader(Annotator, "a"),
-                                      rawsql.Loader(Project, "p", defer=("instructions",)))
+        # Timestamps nothing on the annotation path reads are left out (each costs a parse in
+        # Python); read on access if anything ever does.
+        member, annotator, project = (rawsql.Loader(Membership, "m", defer=("created_at",)),
+                                      rawsql.Loader(Annotator, "a", defer=("created_at",)),
+                                      rawsql.Loader(Project, "p", defer=("instructions", "created_at", "updated_at")))
         base = (f"FROM {rawsql.table(ApiToken)} t "
                 f"JOIN {rawsql.table(user_model)} u ON u.{rawsql.q(user_model._meta.pk.column)} = t.user_id ")
         _loaders["sql"] = (

@@ -403,3 +403,28 @@ def test_a_request_on_a_connection_the_server_dropped_reconnects_instead_of_fail
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
+
+
+def test_the_lean_endpoints_run_no_orm_queries(lead_user):
+    """Next task and submit run only the hand-written statements: no ORM query, so in particular
+    no deferred column of the token query's models is read on access."""
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    project = make_project(lead_user, agree_k=2, min_answers=2, max_answers=3)
+    add_items(project, 3)
+    crowd = Crowd(project, 2)
+    crowd.answer(0, "pos")  # the first request records the token's use (at most once a minute)
+    crowd.answer(1, "pos")
+    with CaptureQueriesContext(conn) as queries:
+        task = crowd.next(0).json()
+        r = crowd.answer(0, "neg", task=task, next=True)
+    assert r.status_code == 201, r.json()
+    # (the test's own transaction turns the submit's atomic block into a savepoint)
+    sql = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    if conn.vendor == "postgresql":
+        assert sql == []  # the hand-written statements run on psycopg cursors, outside this log
+    else:  # on SQLite they are logged; none is an ORM read of the token query's models
+        orm = [s for s in sql if any(f'"{t}"."' in s for t in (  # the ORM's qualified columns
+            "labeling_project", "annotators_membership", "annotators_annotator", "annotators_apitoken", "auth_user"))]
+        assert sql and orm == []
