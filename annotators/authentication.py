@@ -7,6 +7,7 @@ token (read-only, one project) from a personal one.
 
 from __future__ import annotations
 
+from django.db import DEFAULT_DB_ALIAS, connections
 from rest_framework import authentication, exceptions
 
 from annotators.models import ApiToken, hash_token
@@ -64,14 +65,16 @@ def _token_with_user(key_hash: str, project_id: int | None = None) -> tuple[ApiT
         row = rawsql.fetchone(member_sql, [project_id, key_hash], repeatable=True)
     if row is None:
         return None, None
-    token = token_loader.load(row)
-    token.user = user_loader.load(row, token_loader.width)
+    db = connections[DEFAULT_DB_ALIAS]
+    token = token_loader.load(row, 0, db)
+    rawsql.set_related(token, "user", user_loader.load(row, token_loader.width, db))
     membership = None
     at = token_loader.width + user_loader.width
     if project_id is not None and row[at] is not None:
-        membership = member_loader.load(row, at)
-        membership.annotator = annotator_loader.load(row, at + member_loader.width)
-        membership.project = project_loader.load(row, at + member_loader.width + annotator_loader.width)
+        membership = member_loader.load(row, at, db)
+        rawsql.set_related(membership, "annotator", annotator_loader.load(row, at + member_loader.width, db))
+        rawsql.set_related(membership, "project", project_loader.load(
+            row, at + member_loader.width + annotator_loader.width, db))
     return token, membership
 
 

@@ -428,3 +428,33 @@ def test_the_lean_endpoints_run_no_orm_queries(lead_user):
         orm = [s for s in sql if any(f'"{t}"."' in s for t in (  # the ORM's qualified columns
             "labeling_project", "annotators_membership", "annotators_annotator", "annotators_apitoken", "auth_user"))]
         assert sql and orm == []
+
+
+def test_the_token_lookup_builds_the_instances_the_orm_would(lead_user):
+    """``_token_with_user`` fills instances without ``Model.__init__`` (``rawsql.build``): they
+    must hold what the ORM reads, load deferred fields on access, and save like any instance."""
+    from django.forms.models import model_to_dict
+
+    from annotators.authentication import _token_with_user
+    from annotators.models import ApiToken, hash_token
+    from labeling.models import Project
+
+    project = make_project(lead_user, agree_k=2, min_answers=2, max_answers=3)
+    crowd = Crowd(project, 1)
+    user = crowd.users[0]
+    _, key = token_create(user=user, name="check")
+    token, membership = _token_with_user(hash_token(key), project.pk)
+    orm_token = ApiToken.objects.select_related("user").get(key_hash=hash_token(key))
+    orm_membership = Membership.objects.select_related("annotator", "project").get(
+        project=project, annotator__user=user)
+    for ours, theirs in ((token, orm_token), (token.user, orm_token.user), (membership, orm_membership),
+                         (membership.annotator, orm_membership.annotator), (membership.project, orm_membership.project)):
+        assert type(ours) is type(theirs) and ours.pk == theirs.pk and not ours._state.adding
+        assert model_to_dict(ours) == model_to_dict(theirs)  # deferred fields are read on access
+    assert membership.project.created_at == Project.objects.get(pk=project.pk).created_at
+    assert token.user_id == user.pk and membership.project_id == project.pk
+    membership.paused_reason = "checked"
+    membership.save(update_fields=["paused_reason"])
+    assert Membership.objects.get(pk=membership.pk).paused_reason == "checked"
+    membership.project.refresh_from_db()
+    assert membership.project.name == project.name
