@@ -35,7 +35,8 @@ def as_codes(values: np.ndarray | Sequence[int], name: str, size: int) -> np.nda
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{name} must hold integer codes, got dtype {arr.dtype}")
     arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < 0 or arr.max() >= size):
+    # one pass: read as unsigned, negative codes are above any size
+    if arr.size and arr.view(np.uint64).max() >= size:
         bad = arr[(arr < 0) | (arr >= size)][0]
         raise ValueError(f"{name} code {bad} is outside [0, {size})")
     return arr

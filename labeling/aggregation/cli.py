@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 
 from . import aggregate, method_name
 from .agreement import LEVELS, annotator_agreement, fleiss_kappa, krippendorff_alpha
-from .encoding import ANSWER_COLUMNS, RUN_SHARE, EncodedAnswers, encode, find_runs, run_end_encode
+from .encoding import ANSWER_COLUMNS, RUN_SHARE, EncodedAnswers, encode, run_end_encode
 from .majority import majority_vote
 from .planner import PlanResult, plan
 from .quorum import STATUS_NAMES, QuorumRule, parse_rule, quorum_status
@@ -130,7 +130,7 @@ def _column_plan(p: Path) -> dict[str, str]:
         return plan
     for column in ANSWER_COLUMNS:
         values = sample.column(column).combine_chunks()
-        if len(find_runs(values)[1]) <= RUN_SHARE * rows:
+        if 1 + pc.not_equal(values[1:], values[:-1]).true_count <= RUN_SHARE * rows:  # runs
             plan[column] = "runs"
         elif pc.count_distinct(values).as_py() > _DISTINCT_SHARE * rows:
             plan[column] = "hash"
@@ -165,17 +165,23 @@ def _plain_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _check_distinct(p: Path, table: pa.Table) -> None:
-    """UTF-8 and empty-value checks of an encoded read, on the distinct values only."""
+    """UTF-8 and empty-value checks of an encoded read, on the distinct values only (the
+    dictionaries or run values of a column, joined into one array: a few kernel calls per column
+    rather than a few per block)."""
     columns = [table.column(column) for column in ANSWER_COLUMNS]
+    carriers = []
+    for values in columns:
+        parts = [part for part in _distinct_carriers(values) if len(part)]
+        carriers.append(pa.concat_arrays(parts) if len(parts) > 1 else parts[0] if parts else None)
     try:
-        for values in columns:
-            for carrier in _distinct_carriers(values):
+        for carrier in carriers:
+            if carrier is not None:
                 carrier.validate(full=True)  # checks UTF-8
     except pa.ArrowInvalid:
         line = _first_bad_utf8_line(p)
         raise CLIError(f"{p}: line {line} is not valid UTF-8 text; save the file as UTF-8") from None
-    for column, values in zip(ANSWER_COLUMNS, columns):
-        if any(pc.any(pc.equal(pc.binary_length(c), 0)).as_py() for c in _distinct_carriers(values)):
+    for column, values, carrier in zip(ANSWER_COLUMNS, columns, carriers):
+        if carrier is not None and pc.min(pc.binary_length(carrier)).as_py() == 0:
             empty = pc.equal(_plain_strings(values), "").to_numpy(zero_copy_only=False)
             row = int(np.flatnonzero(empty)[0])
             raise CLIError(f"{p}: empty value in column '{column}' at line {row + 2}")

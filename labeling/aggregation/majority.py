@@ -111,8 +111,12 @@ def majority_vote(
     counts = np.bincount(cell, minlength=n_items * k).reshape(n_items, k)
     n_answers = _column_sum(counts)
     answered = n_answers > 0
+    # vote shares, a column at a time (the same divisions as counts / n_answers[:, None], which
+    # broadcasts over a short last axis, several times slower)
     shares = _pooled(counts.size, np.float64).reshape(counts.shape)
-    np.divide(counts, np.maximum(n_answers, 1)[:, None], out=shares)
+    denominator = np.maximum(n_answers, 1)
+    for t in range(k):
+        np.divide(counts[:, t], denominator, out=shares[:, t])
     # Both passes over the answers go through one sparse incidence matrix, item x (annotator,
     # given label), each a single product in compiled code: the M-step sums the vote shares of the
     # items an annotator gave label l (in input order, as a bincount would), the E-step sums the
@@ -135,7 +139,8 @@ def majority_vote(
     del shares
     log_prior = quantize(np.log(prior))
     chosen, tied, level = _plurality(counts, answered, [reliability, log_prior])
-    reliability += log_prior
+    for t in range(k):
+        reliability[:, t] += log_prior[t]
     posteriors = _softmax_columns(reliability)  # in place
     return AggregationResult(
         method="majority",
@@ -190,13 +195,21 @@ def _column_sum(table: np.ndarray) -> np.ndarray:
 
 def _softmax_columns(scores: np.ndarray) -> np.ndarray:
     """Row-wise softmax of an ``(n, K)`` table, in place, with column-wise vector operations
-    (same values as :func:`labeling.aggregation.base.softmax_rows`)."""
+    (the values of :func:`labeling.aggregation.base.softmax_rows` up to rounding)."""
+    k = scores.shape[1]
     top = scores[:, 0].copy()
-    for t in range(1, scores.shape[1]):
+    for t in range(1, k):
         np.maximum(top, scores[:, t], out=top)
-    scores -= top[:, None]
+    # Shifted one below the row maximum: no exponent is exactly 0, a case the C library's exp
+    # branches off for (unpredictably here: a third of the entries), which made it 40% slower.
+    # The shift cancels in the ratio.
+    top += 1.0
+    for t in range(k):  # a strided column at a time: broadcasting over a short last axis is slower
+        scores[:, t] -= top
     np.exp(scores, out=scores)
-    scores /= _column_sum(scores)[:, None]
+    total = _column_sum(scores)
+    for t in range(k):
+        scores[:, t] /= total
     return scores
 
 
@@ -209,47 +222,95 @@ def _plurality(
     Each tie key is an ``(n, K)`` table or a ``(K,)`` vector (the same for every row).
     """
     n, k = counts.shape
-    best = counts[:, 0].copy() if k else np.zeros(n, dtype=counts.dtype)
-    chosen = np.zeros(n, dtype=np.int64)
+    best = counts[:, 0].copy()
     for t in range(1, k):
-        np.copyto(chosen, t, where=counts[:, t] > best)
         np.maximum(best, counts[:, t], out=best)
-    n_top = np.zeros(n, dtype=np.int32)
-    for t in range(k):
-        n_top += counts[:, t] == best
-    tied = (n_top > 1) & answered
+    # The lowest label with the most votes, and how many labels have that many: arithmetic on
+    # whole columns (masked assignments are several times slower). Rows without answers have
+    # every label at the top (zero votes): their chosen is 0, made -1 at the end.
+    chosen = np.zeros(n, dtype=np.int64)
+    n_top = np.zeros(n, dtype=np.int8 if k < 128 else np.int64)
+    at_top = np.empty(n, dtype=bool)
+    step = np.empty(n, dtype=np.int64)
+    for t in range(k - 1, -1, -1):
+        np.equal(counts[:, t], best, out=at_top)
+        n_top += at_top
+        np.subtract(chosen, t, out=step)  # chosen = t where at_top
+        step *= at_top
+        chosen -= step
+    del step
+    tied = np.greater(n_top, 1, out=at_top)
+    tied &= answered
     level = np.zeros(n, dtype=np.int8)
     rows = np.flatnonzero(tied)
     if rows.size:
-        candidates = [counts[rows, t] == best[rows] for t in range(k)]
-        open_rows = np.ones(rows.size, dtype=bool)
-        for j, key in enumerate(tie_keys, start=1):
-            values = [key[t] if key.ndim == 1 else key[rows, t] for t in range(k)]
-            top = np.full(rows.size, -np.inf)
-            for t in range(k):
-                np.maximum(top, np.where(candidates[t], values[t], -np.inf), out=top)
-            left = np.zeros(rows.size, dtype=np.int64)
-            for t in range(k):
-                candidates[t] &= values[t] == top
-                left += candidates[t]
-            settled = open_rows & (left == 1)
-            level[rows[settled]] = j
-            open_rows &= ~settled
-        level[rows[open_rows]] = len(tie_keys) + 1
-        sub = np.zeros(rows.size, dtype=np.int64)
-        for t in range(k - 1, -1, -1):  # lowest code among the survivors
-            sub[candidates[t]] = t
-        chosen[rows] = sub
-    chosen[~answered] = -1
+        chosen[rows] = _break_ties(rows, counts, best, tie_keys, level)
+    chosen += answered  # -1 on rows without answers
+    chosen -= 1
     return chosen, tied, level
+
+
+def _break_ties(
+    rows: np.ndarray, counts: np.ndarray, best: np.ndarray, tie_keys: list[np.ndarray], level: np.ndarray
+) -> np.ndarray:
+    """Labels of the tied ``rows`` under the tie keys (sets their ``level``): one key at a time,
+    on the rows it has not settled yet, one label column at a time (1-d gathers by flat index;
+    the tables are C-ordered ``(n, K)``)."""
+    k = counts.shape[1]
+    cells = rows * k  # flat index of each open row's first cell
+    top_votes = best[rows]
+    flat_counts = counts.reshape(-1)
+    candidates = [np.take(flat_counts, cells + t) == top_votes for t in range(k)]
+    labels = np.empty(rows.size, dtype=np.int64)
+    position = np.arange(rows.size)  # where each open row is in ``rows``
+    for j, key in enumerate(tie_keys, start=1):
+        if key.ndim == 2:
+            flat_key = key.reshape(-1)
+            values = [np.take(flat_key, cells + t) for t in range(k)]
+        else:
+            values = [key[t] for t in range(k)]
+        top = np.full(cells.size, -np.inf)
+        for t in range(k):
+            np.maximum(top, np.where(candidates[t], values[t], -np.inf), out=top)
+        left = np.zeros(cells.size, dtype=np.int64)
+        for t in range(k):
+            candidates[t] &= values[t] == top
+            left += candidates[t]
+        settled = left == 1
+        if settled.any():
+            done = position[settled]
+            level[rows[done]] = j
+            labels[done] = _lowest([c[settled] for c in candidates])
+            open_ = ~settled
+            position, cells = position[open_], cells[open_]
+            candidates = [c[open_] for c in candidates]
+            if not position.size:
+                return labels
+    level[rows[position]] = len(tie_keys) + 1
+    labels[position] = _lowest(candidates)
+    return labels
+
+
+def _lowest(candidates: list[np.ndarray]) -> np.ndarray:
+    """Per row, the lowest ``t`` with ``candidates[t]`` set (each row has at least one)."""
+    k = len(candidates)
+    lowest = np.full(candidates[0].size, k - 1, dtype=np.int64)
+    for t in range(k - 2, -1, -1):
+        lowest = np.where(candidates[t], t, lowest)
+    return lowest
 
 
 def _chosen_confidence(posteriors: np.ndarray, chosen: np.ndarray, answered: np.ndarray) -> np.ndarray:
     """Posterior of each row's chosen label (0.0 for rows without answers)."""
     n, k = posteriors.shape
-    flat = np.arange(n, dtype=np.int64) * k + np.maximum(chosen, 0)
-    confidence = np.take(posteriors.reshape(-1), flat)
-    confidence[~answered] = 0.0
+    confidence = np.empty(n, dtype=np.float64)
+    column = np.maximum(chosen, 0)
+    if k <= 32:  # np.choose takes at most 32 (numpy 1) or 64 (numpy 2) choices
+        np.choose(column, [posteriors[:, t] for t in range(k)], out=confidence)
+    else:
+        column += np.arange(0, n * k, k)
+        np.take(posteriors.reshape(-1), column, out=confidence)
+    confidence *= answered
     return confidence
 
 

@@ -495,3 +495,37 @@ def test_column_plan(tmp_path: Path) -> None:
     # too few rows, or a sample the reader cannot parse: dictionary-encode while parsing
     assert set(_column_plan(_write_csv(tmp_path / "h.csv", [])).values()) == {"dictionary"}
     assert set(_column_plan(_write_csv(tmp_path / "m.csv", [("q", "a", "b")], header=("item", "x", "label"))).values()) == {"dictionary"}
+
+
+def _byte_sorted(values: list[str]) -> list[str]:
+    return sorted(values, key=lambda v: v.encode("utf-8"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_integer_key_sort_is_byte_order(seed: int) -> None:
+    """Strings that differ only in their last 7 bytes sort through integer keys: the same order
+    as Arrow's (UTF-8 bytes), NUL bytes, shorter prefixes and non-ASCII included; others fall
+    back to Arrow's sort."""
+    from labeling.aggregation.encoding import _short_key_order, _sort_indices
+
+    rng = np.random.default_rng(seed)
+    alphabet = ["\x00", "0", "1", "9", "a", "z", "é", "🐈", " "]
+    prefix = ["", "item", "q-", "é"][seed % 4]
+    values = [prefix + "".join(rng.choice(alphabet, rng.integers(0, 4))) for _ in range(4000)]
+    values = [v for v in values if len(v.encode()) - len(prefix.encode()) <= 7][:3000]  # 7-byte tails
+    values += [prefix, prefix + "\x00", prefix + "\x00\x00", prefix + "0"]
+    for kind in (pa.string(), pa.large_string()):
+        array = pa.array(values, type=kind)
+        for part in (array, array.slice(17, 2500)):
+            order = _sort_indices(part)
+            assert part.take(pa.array(order)).to_pylist() == _byte_sorted(part.to_pylist())
+            assert _short_key_order(part) is not None  # the integer path was taken
+    long = pa.array([f"{prefix}name-{i:012d}" for i in rng.permutation(2000)])  # too long: Arrow's sort
+    assert _short_key_order(long) is None
+    assert long.take(pa.array(_sort_indices(long))).to_pylist() == _byte_sorted(long.to_pylist())
+    mixed = pa.array([f"a{i}" for i in range(400)] + ["b" + "x" * 9])  # no common 3-byte prefix
+    assert _short_key_order(mixed) is None
+    assert mixed.take(pa.array(_sort_indices(mixed))).to_pylist() == _byte_sorted(mixed.to_pylist())
+    differ = pa.array([f"p{i % 7}{i:07d}" for i in range(400)])  # 9 bytes, but no common 2-byte prefix
+    assert _short_key_order(differ) is None
+    assert differ.take(pa.array(_sort_indices(differ))).to_pylist() == _byte_sorted(differ.to_pylist())

@@ -154,3 +154,19 @@ def test_items_without_answers_in_item_order() -> None:
     _assert_same(data)
     result = majority_vote(**data)
     assert result.labels.tolist() == [1, -1, -1, 2, -1, 0, -1]
+
+
+@pytest.mark.parametrize("k", [33, 70, 130])
+def test_many_labels(k: int) -> None:
+    """Wide vote tables (free text gives many item-local codes): the column-wise paths that
+    switch on the number of labels (chosen label's posterior, tie counts) match the reference."""
+    rng = np.random.default_rng(k)
+    items = np.repeat(np.arange(300), 3)
+    items = items[rng.random(items.size) < 0.9]
+    data = {"items": items, "annotators": rng.integers(0, 7, items.size), "labels": rng.integers(0, k, items.size),
+            "n_items": 305, "n_annotators": 7, "n_classes": k}
+    _assert_same(data)
+    _assert_same(data, uniform_prior=True)
+    shuffled = rng.permutation(items.size)
+    _assert_same({**data, **{c: data[c][shuffled] for c in ("items", "annotators", "labels")}})
+
