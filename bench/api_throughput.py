@@ -1,16 +1,18 @@
 """Annotation throughput end to end over HTTP: N annotators getting tasks and submitting answers.
 
     .venv/bin/python bench/api_throughput.py [--backend postgres|sqlite] [--annotators 32]
-        [--items 100000] [--seconds 60] [--warmup 5] [--configs 1x4,2x4] [--flow separate,combined]
+        [--items 100000] [--seconds 60] [--warmup 5] [--configs 1x4,2x4] [--flow combined,separate]
         [--think 0] [--rate 300] [--client-procs 4]
 
 A fresh database (see ``bench/_server.py``), a real gunicorn, and everything through the REST API
 except creating the annotators' user accounts and tokens (one ``manage.py shell`` call: users need
 the ORM): a single-choice project (3 classes, rule k_of_n 3 of at most 5, min 1), 100,000 items in
 one JSONL upload, N members. Then N annotator loops run at once, each with its own keep-alive
-connection (a small HTTP/1.1 client on a socket): POST next-task, then POST answers for that lease (right with the
-annotator's own accuracy, 0.6-0.95, else another label); with ``--flow combined`` the answer asks
-for the next task (``next: true``) and next-task is called only when that gave none. Each
+connection (a small HTTP/1.1 client on a socket), as the annotator page works (``--flow combined``,
+the default): POST next-task for the first item, then POST answers for that lease (right with the
+annotator's own accuracy, 0.6-0.95, else another label) with ``next: true``, which brings the next
+task back; next-task again only when an answer gave none. ``--flow separate``: POST next-task,
+then POST answers, two calls per answer (what an API client that ignores ``next`` does). Each
 configuration runs twice: flat out (nobody pauses: the most the server can take) and paced to
 ``--rate`` answers/s offered by the N annotators together (default 300, the target), to see the
 latencies at that load; ``--think S`` adds runs with a mean pause of S s after each answer.
@@ -27,12 +29,16 @@ during the window are printed beside the figures (read from /proc), with the loa
 per answer does not depend much on what else runs on the machine, so it is printed too, with the
 throughput it implies on two otherwise idle cores.
 
+Latencies are printed per endpoint and for "next item": every call that handed an annotator
+their next task (next-task calls, and in the combined flow the answers that brought one back),
+which is how long an annotator waits for the next item when nothing was prefetched.
+
 The last line is ``answers/s=... next_task_p95_ms=... submit_p95_ms=...``: answers/s of the
 configuration with the most answers/s flat out (in the first ``--flow``), and the p95 latencies
-of that configuration's run paced to the target rate (``latency_at``, with the answers/s it
-sustained). Targets (PostgreSQL, 32 annotators): >= 300 answers/s and next-task p95 < 50 ms.
-gunicorn's worker count matters on two cores shared with PostgreSQL and the load generator:
-one process with four threads spent the least CPU per answer here (see bench/README.md).
+("next item" and submit) of that configuration's run paced to the target rate (``latency_at``,
+with the answers/s it sustained). Targets (PostgreSQL, 32 annotators): >= 300 answers/s and
+next-task p95 < 50 ms. gunicorn's worker count matters on two cores shared with PostgreSQL and
+the load generator (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -219,7 +225,8 @@ def annotator_loop(url: str, project_id: int, token: str, accuracy: float, seed:
         if task is None:
             started, t0 = time.time(), time.perf_counter()
             status, task = client.post(next_path, {"exclude_leases": []})
-            out.append(("next", started, time.perf_counter() - t0, status))
+            out.append(("next", started, time.perf_counter() - t0, status,
+                        status == 200 and bool(task) and task.get("state") == "task"))
             if status != 200 or task is None:
                 task = None
                 time.sleep(0.05)
@@ -234,10 +241,10 @@ def annotator_loop(url: str, project_id: int, token: str, accuracy: float, seed:
             body["next"] = True
         started, t0 = time.time(), time.perf_counter()
         status, result = client.post(answer_path, body)
-        out.append(("submit", started, time.perf_counter() - t0, status))
         task = result.get("next") if flow == "combined" and status in (200, 201) and result else None
         if task is not None and task.get("state") != "task":
             task = None
+        out.append(("submit", started, time.perf_counter() - t0, status, task is not None))
         if kind == "think":
             time.sleep(min(rng.expovariate(1.0 / value_s), 10 * value_s))
 
@@ -343,6 +350,9 @@ class RunResult:
     answers_per_s: float
     next_ms: np.ndarray
     submit_ms: np.ndarray
+    #: every call that handed the annotator their next task: next-task, and in the combined flow
+    #: the answers that brought it back (what an annotator waits for between items)
+    task_ms: np.ndarray
     errors: dict[str, int]
     cpu: dict[str, float]
     load: tuple[float, float]
@@ -390,10 +400,10 @@ def run_once(server: BenchServer, project_id: int, tokens: dict[str, str], *, se
     cpu["client"] = client_cpu
     cpu["other"] = cpu["machine"] - cpu["gunicorn"] - cpu["postgres"] - client_cpu
     inside = [r for r in rows if window[0] <= r[1] < window[1]]
-    ok_submits = sum(1 for kind, start, dur, status in rows
+    ok_submits = sum(1 for kind, start, dur, status, _ in rows
                      if kind == "submit" and status == 201 and window[0] <= start + dur < window[1])
     errors: dict[str, int] = {}
-    for kind, _, _, status in inside:
+    for kind, _, _, status, _ in inside:
         if not (status == 200 if kind == "next" else status == 201):
             errors[f"{kind}:{status}"] = errors.get(f"{kind}:{status}", 0) + 1
     return RunResult(
@@ -403,6 +413,7 @@ def run_once(server: BenchServer, project_id: int, tokens: dict[str, str], *, se
         answers_per_s=ok_submits / seconds,
         next_ms=np.array([r[2] * 1000 for r in inside if r[0] == "next" and r[3] == 200]),
         submit_ms=np.array([r[2] * 1000 for r in inside if r[0] == "submit" and r[3] == 201]),
+        task_ms=np.array([r[2] * 1000 for r in inside if r[4]]),
         errors=errors,
         cpu=cpu,
         load=(load0, load1),
@@ -417,7 +428,7 @@ def report(r: RunResult, backend: str, n: int, seconds: float) -> None:
           f"{seconds:.0f} s measured "
           f"(load average {r.load[0]:.2f} at start, {r.load[1]:.2f} at end)")
     print(f"  answers/s            {r.answers_per_s:8.1f}")
-    for name, ms in (("next-task", r.next_ms), ("submit", r.submit_ms)):
+    for name, ms in (("next-task", r.next_ms), ("submit", r.submit_ms), ("next item", r.task_ms)):
         print(f"  {name:10s} {ms.size:6d} calls  p50 {pct(ms, 50):7.1f} ms  p95 {pct(ms, 95):7.1f} ms  "
               f"p99 {pct(ms, 99):7.1f} ms  mean {ms.mean() if ms.size else float('nan'):7.1f} ms")
     if r.errors:
@@ -468,10 +479,10 @@ def main() -> None:
                         help=f"gunicorn WORKERSxTHREADS to try, comma-separated (default {DEFAULT_CONFIGS})")
     parser.add_argument("--client-procs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--flow", default="separate",
-                        help="separate: next-task then submit (two calls per answer, the default); combined: "
-                             "submit with next=true returns the next task (one call per answer); "
-                             "comma-separated to run both")
+    parser.add_argument("--flow", default="combined",
+                        help="combined (the default, as the annotator page does): submit with next=true "
+                             "returns the next task (one call per answer); separate: next-task then submit "
+                             "(two calls per answer); comma-separated to run both")
     parser.add_argument("--think", default="0",
                         help="mean pause after each answer, seconds (comma-separated to run several; 0 = flat out). "
                              "With a pause the offered load is below saturation, so latencies show the "
@@ -503,11 +514,11 @@ def main() -> None:
                     results.append(r)
                     sys.stdout.flush()
     if len(results) > 1:
-        print("\nconfig   flow      load offered            answers/s  next p50/p95/p99 ms     submit p50/p95/p99 ms   "
+        print("\nconfig   flow      load offered            answers/s  next item p50/p95/p99 ms  submit p50/p95/p99 ms   "
               "loadavg")
         for r in results:
             print(f"{r.config:8s} {r.flow:9s} {describe(r.pace, args.annotators)[:22]:22s} {r.answers_per_s:10.1f}  "
-                  f"{pct(r.next_ms, 50):6.1f} {pct(r.next_ms, 95):6.1f} {pct(r.next_ms, 99):6.1f}    "
+                  f"{pct(r.task_ms, 50):6.1f} {pct(r.task_ms, 95):6.1f} {pct(r.task_ms, 99):6.1f}       "
                   f"{pct(r.submit_ms, 50):6.1f} {pct(r.submit_ms, 95):6.1f} {pct(r.submit_ms, 99):6.1f}   "
                   f"{r.load[0]:.2f}-{r.load[1]:.2f}")
     # The last line: the most answers/s flat out (capacity); the latencies of the run at the
@@ -518,7 +529,7 @@ def main() -> None:
     best = max(flat_out, key=lambda r: r.answers_per_s)
     paced = [r for r in headline if r.pace[0] == "every" and r.config == best.config]
     at = min(paced, key=lambda r: abs(args.annotators / r.pace[1] - TARGET_RATE)) if paced else best
-    print(f"answers/s={best.answers_per_s:.1f} next_task_p95_ms={pct(at.next_ms, 95):.1f} "
+    print(f"answers/s={best.answers_per_s:.1f} next_task_p95_ms={pct(at.task_ms, 95):.1f} "
           f"submit_p95_ms={pct(at.submit_ms, 95):.1f} latency_at={describe(at.pace, args.annotators).replace(' ', '_')} "
           f"sustained={at.answers_per_s:.1f} backend={args.backend} gunicorn={best.config} "
           f"annotators={args.annotators} flow={flows[0]}")

@@ -151,7 +151,9 @@ class Item(models.Model):
     """One thing to label. ``answer_count`` and ``lease_count`` are kept by the services under
     the item's row lock, so the task picker reads them from an index instead of counting."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: item_external_id_unique (project, external_id) serves the lookups by
+    # project, and every index less is one write less on each of an item's updates.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items", db_index=False)
     external_id = models.CharField(max_length=255)
     data = models.JSONField(default=dict)
     gold = models.JSONField(null=True, blank=True, help_text="Known answer, for gold items.")
@@ -215,8 +217,11 @@ class AnswerSource(models.TextChoices):
 
 
 class Answer(models.Model):
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="answers")
-    annotator = models.ForeignKey("annotators.Annotator", on_delete=models.PROTECT, related_name="answers")
+    # Indexed by answer_one_per_item_annotator (item, annotator) and answer_annotator_time
+    # (annotator, created_at), not each on its own as well.
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="answers", db_index=False)
+    annotator = models.ForeignKey("annotators.Annotator", on_delete=models.PROTECT, related_name="answers",
+                                  db_index=False)
     value = models.JSONField()
     seconds = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=16, choices=AnswerSource.choices, default=AnswerSource.INTERNAL)
@@ -257,7 +262,9 @@ class Lease(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
-    annotator = models.ForeignKey("annotators.Annotator", on_delete=models.CASCADE, related_name="leases")
+    # Indexed by lease_annotator_item (annotator, item).
+    annotator = models.ForeignKey("annotators.Annotator", on_delete=models.CASCADE, related_name="leases",
+                                  db_index=False)
     state = models.CharField(max_length=16, choices=LeaseState.choices, default=LeaseState.ACTIVE)
     is_gold = models.BooleanField(default=False)
     expires_at = models.DateTimeField()
@@ -276,7 +283,10 @@ class Lease(models.Model):
             models.Index(fields=["project", "expires_at"], name="lease_active_expiry",
                          condition=Q(state="active")),
             models.Index(fields=["annotator", "item"], name="lease_annotator_item"),
-            models.Index(fields=["annotator", "project", "state"], name="lease_annotator_state"),
+            # The open and skipped leases only: an answered or expired lease leaves it, so closing
+            # a lease writes no entry here (the state change is not a HOT update).
+            models.Index(fields=["annotator", "project", "state"], name="lease_annotator_open",
+                         condition=Q(state__in=["active", "skipped"])),
         ]
 
 
@@ -332,7 +342,7 @@ class Consensus(models.Model):
 class DecisionEvent(models.Model):
     """Every change of an item's decision: what, when, why, and who (for reviews)."""
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="history")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="history", db_index=False)  # decision_event_item
     status = models.CharField(max_length=16, choices=ItemStatus.choices)
     previous_status = models.CharField(max_length=16, choices=ItemStatus.choices)
     label = models.JSONField(null=True)

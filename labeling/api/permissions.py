@@ -82,8 +82,8 @@ def membership_of_caller(request, project_id) -> Membership:
         row = rawsql.fetchone(_MEMBER_SQL, [pk, request.user.pk])
         if row is not None:
             membership = _MEMBER.load(row)
-            membership.annotator = _ANNOTATOR.load(row, _MEMBER.width)
-            membership.project = _PROJECT.load(row, _MEMBER.width + _ANNOTATOR.width)
+            rawsql.set_related(membership, "annotator", _ANNOTATOR.load(row, _MEMBER.width))
+            rawsql.set_related(membership, "project", _PROJECT.load(row, _MEMBER.width + _ANNOTATOR.width))
             return membership
     project_for(request, pk, need="member")
     raise DomainError.single(None, "you are not a member of this project", status=403, code="not_member")

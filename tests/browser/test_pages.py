@@ -42,6 +42,8 @@ def test_annotator_labels_ten_items_with_the_keyboard_and_the_lead_sees_consensu
     for item in items:  # one answer each already: the annotator's agreeing answer decides the item
         data.answer(p, bob, item, "positive")
 
+    posts = []  # the page's POSTs to the API, by path
+    page.on("request", lambda r: posts.append(r.url.split("/api/v1/")[-1]) if r.method == "POST" else None)
     # Log in with the keyboard too.
     page.goto(f"{live_server.url}/login/?next=/projects/{p.pk}/annotate")
     page.keyboard.type("ann")
@@ -82,6 +84,10 @@ def test_annotator_labels_ten_items_with_the_keyboard_and_the_lead_sees_consensu
     print(f"switch times after Submit (ms): {[round(x, 1) for x in switches]}")
     assert len(switches) == 9, switches
     assert max(switches) < 100, f"switching items took {max(switches):.1f} ms: {switches}"
+    # One request per answer: each answer brings the next prefetch back (`next: true`); next-task
+    # was asked only for the first item and the first prefetch.
+    assert posts.count(f"projects/{p.pk}/answers") == 10, posts
+    assert posts.count(f"projects/{p.pk}/next-task") == 2, " ".join(posts)
 
     # Each item now has two agreeing answers: the lead sees the consensus.
     eventually(lambda: Consensus.objects.filter(item__project=p, status="accepted").count() == 10)

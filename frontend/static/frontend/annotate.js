@@ -2,7 +2,10 @@
  *
  * Flow: POST next-task for the first item, then at once again in the background (the prefetch),
  * so that Submit shows the prefetched item without waiting for the server. The answer itself is
- * posted in the background (optimistic): the page only speaks up if the server refuses it.
+ * posted in the background (optimistic): the page only speaks up if the server refuses it. The
+ * answer asks for the next task too (`next: true`), which becomes the new prefetch: one request
+ * per answer, not two. When nothing was prefetched (a fast annotator, a slow network), the page
+ * waits for that answer's `next` instead of asking next-task separately.
  *
  * Server decisions are never re-made here: what counts as a valid answer, whether an item still
  * needs one, whether I am paused, all come from the API's answers (400, 409 not_needed,
@@ -36,20 +39,29 @@
   }
 
   /* --- server calls ---------------------------------------------------------------------- */
+  // A next-task body (or an answer's `next`) as the page's task; null for "too many open tasks"
+  // (answers still on their way hold their leases: ask next-task again later). `date`: the
+  // response's Date header; `sent`: when we asked, by our clock.
+  function taskFrom(res, date, sent) {
+    if (res.state === "task") {
+      // The lease's length by the server's clock, counted on ours from when we asked.
+      const serverNow = date ? Date.parse(date) : NaN;
+      const length = Number.isFinite(serverNow)
+        ? Date.parse(res.lease.expires_at) - serverNow
+        : (cfg.lease_seconds || 600) * 1000;
+      return { kind: "task", lease: res.lease, item: res.item, deadline: sent + length };
+    }
+    if (res.state === "paused") return { kind: "paused", message: res.message };
+    if (res.state === "too_many_leases") return null;
+    return { kind: "no_work", message: res.message };
+  }
+
   async function fetchTask(attempt) {
     attempt = attempt || 0;
     const sent = Date.now();
     try {
       const res = await api("POST", `projects/${P.id}/next-task`, { exclude_leases: heldLeases() });
-      if (res.state === "task") {
-        // The lease's length by the server's clock, counted on ours from when we asked.
-        const serverNow = res.__date ? Date.parse(res.__date) : NaN;
-        const length = Number.isFinite(serverNow)
-          ? Date.parse(res.lease.expires_at) - serverNow
-          : (cfg.lease_seconds || 600) * 1000;
-        return { kind: "task", lease: res.lease, item: res.item, deadline: sent + length };
-      }
-      return { kind: "no_work", message: res.message };
+      return taskFrom(res, res.__date, sent);
     } catch (err) {
       if (err.status === 403 && err.code === "paused") return { kind: "paused", message: err.message };
       if (err.status === 409 && err.code === "too_many_leases" && attempt < 8) {
@@ -61,11 +73,12 @@
     }
   }
 
-  function prefetch() {
+  // `source`: a promise of a task (default: a next-task call) that becomes the prefetch.
+  function prefetch(source) {
     if (state.next || state.nextPromise) return;
-    state.nextPromise = fetchTask()
+    state.nextPromise = (source || fetchTask())
       .then((t) => {
-        if (t.kind === "task" && state.current && t.item.id === state.current.item.id) t = null; // same item: fetch after submit
+        if (t && t.kind === "task" && state.current && t.item.id === state.current.item.id) t = null; // same item: fetch after submit
         state.next = t;
       })
       .catch(() => { state.next = null; })
@@ -94,15 +107,20 @@
   }
 
   // t0: when the annotator asked to move on (Submit/Skip); the switch time is measured from it.
-  async function advance(t0) {
+  // `then`: what fetches the following task once this one shows (default: prefetch by next-task;
+  // Submit passes its answer, which brings it back). Runs synchronously up to showTask when a
+  // prefetched task is ready.
+  async function advance(t0, then) {
     let t = state.next;
     state.next = null;
     markPrefetch();
     if (!usable(t)) {
       state.waiting = true;
       try {
-        if (state.nextPromise) { await state.nextPromise; t = state.next; state.next = null; }
-        if (!usable(t)) t = await fetchTask();
+        let fresh = false;
+        if (state.nextPromise) { await state.nextPromise; t = state.next; state.next = null; fresh = true; }
+        // "No work" or "paused" just now stands; a task about to expire (or none) is asked again.
+        if (!usable(t) && !(fresh && t && t.kind !== "task")) t = await fetchTask();
       } catch (err) {
         state.waiting = false;
         showMessage("error", { title: "Cannot fetch the next item", text: err.message,
@@ -111,9 +129,13 @@
       }
       state.waiting = false;
     }
-    if (t.kind === "task") {
+    if (t && t.kind === "task") {
       showTask(t, t0);
-      prefetch();
+      if (then) then(); else prefetch();
+    } else if (!t) {
+      state.waiting = true;
+      setScreen("loading");
+      setTimeout(() => { state.waiting = false; advance(t0, then); }, 300); // answers on their way hold leases
     } else if (t.kind === "paused") {
       showPaused(t.message);
     } else {
@@ -230,21 +252,43 @@
     state.current = null;
     state.inFlight.add(task.lease.id);
     bump(+1);
-    postAnswer(task, body, 0).finally(() => state.inFlight.delete(task.lease.id));
-    advance(t0);
+    // The answer brings the task after the next one back with it (`next`), unless a next-task
+    // call is already on its way. The leases this page holds are left out, once the prefetched
+    // task is on screen.
+    const send = (withNext) => {
+      if (withNext) Object.assign(body, { next: true, exclude_leases: heldLeases() });
+      const sent = Date.now();
+      const answered = postAnswer(task, body, 0).finally(() => state.inFlight.delete(task.lease.id));
+      if (!withNext) return answered;
+      return answered.then((res) => (res && res.next ? taskFrom(res.next, res.__date, sent) : null))
+        .then((t) => t || fetchTask());
+    };
+    if (state.nextPromise) {
+      send(false);
+      advance(t0);
+    } else if (usable(state.next)) {
+      advance(t0, () => prefetch(send(true)));
+    } else {
+      state.next = null;
+      prefetch(send(true));
+      advance(t0);
+    }
   }
 
   function bump(delta) {
     if (!state.me) return;
     state.me.answered_today += delta;
     state.me.answered_total += delta;
+    state.me.remaining -= delta; // until the server's count arrives (refreshMeSoon)
     renderCounters();
   }
 
+  // The server's answer (with `next` when asked), or null when it was refused (told here).
   async function postAnswer(task, body, attempt) {
     try {
-      await api("POST", `projects/${P.id}/answers`, body, { keepalive: true });
+      const res = await api("POST", `projects/${P.id}/answers`, body, { keepalive: true });
       refreshMeSoon();
+      return res;
     } catch (err) {
       const ref = `item #${task.item.id}`;
       if ((err.network || err.status >= 500) && attempt < 3) {
@@ -261,6 +305,7 @@
       } else {
         toast(`Your answer to ${ref} was not saved: ${err.message}`, "bad", 10000);
       }
+      return null;
     }
   }
 
