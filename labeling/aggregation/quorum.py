@@ -12,8 +12,11 @@ recomputing it from scratch always gives the live value.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -172,6 +175,33 @@ def _check_kn(k: int, n: int, raw: str) -> None:
         raise ValueError(f"in {raw!r} K ({k}) cannot exceed N ({n})")
 
 
+def _accept_stop(rule: QuorumRule, n, top, chosen_votes, confidence, where, maximum):
+    """The rule itself, once, for arrays (``where=np.where``, ``maximum=np.maximum``) and for one
+    item's plain numbers (:func:`_pick`, :func:`max`): ``&`` and ``|`` mean the same on both.
+    Returns (accept, stop); stop counts only where accept does not."""
+    ready = n >= rule.min_answers
+    if rule.kind == "confidence":
+        if confidence is None:
+            raise ValueError("a confidence rule needs the chosen label's confidence")
+        accept = ready & (confidence >= rule.confidence - CONFIDENCE_SLACK)
+        stop = ready & (n >= rule.max_answers)
+    elif rule.kind == "k_of_n":
+        accept = ready & (chosen_votes >= rule.k)
+        hopeless = top + maximum(rule.max_answers - n, 0) < rule.k
+        stop = ready & (hopeless | (n >= rule.max_answers))
+    else:
+        assert rule.escalate_after is not None and rule.escalate_k is not None
+        escalated = (n > rule.escalate_after) | (top + (rule.escalate_after - n) < rule.k)
+        accept = ready & (chosen_votes >= where(escalated, rule.escalate_k, rule.k))
+        hopeless = top + maximum(rule.max_answers - n, 0) < rule.escalate_k
+        stop = ready & escalated & (hopeless | (n >= rule.max_answers))
+    return accept, stop
+
+
+def _pick(condition, yes, no):
+    return yes if condition else no
+
+
 def quorum_status(
     rule: QuorumRule,
     n: np.ndarray,
@@ -188,26 +218,16 @@ def quorum_status(
         chosen_votes: votes for the chosen label (equals ``top`` for vote-based choices).
         confidence: posterior of the chosen label; required for ``"confidence"`` rules.
     """
-    n = np.asarray(n)
-    top = np.asarray(top)
-    chosen_votes = np.asarray(chosen_votes)
-    ready = n >= rule.min_answers
-    if rule.kind == "confidence":
-        if confidence is None:
-            raise ValueError("a confidence rule needs the chosen label's confidence")
-        accept = ready & (np.asarray(confidence) >= rule.confidence - CONFIDENCE_SLACK)
-        stop = ~accept & ready & (n >= rule.max_answers)
-    elif rule.kind == "k_of_n":
-        accept = ready & (chosen_votes >= rule.k)
-        hopeless = top + np.maximum(rule.max_answers - n, 0) < rule.k
-        stop = ~accept & ready & (hopeless | (n >= rule.max_answers))
-    else:
-        assert rule.escalate_after is not None and rule.escalate_k is not None
-        escalated = (n > rule.escalate_after) | (top + (rule.escalate_after - n) < rule.k)
-        accept = ready & np.where(escalated, chosen_votes >= rule.escalate_k, chosen_votes >= rule.k)
-        hopeless = top + np.maximum(rule.max_answers - n, 0) < rule.escalate_k
-        stop = ~accept & ready & escalated & (hopeless | (n >= rule.max_answers))
+    accept, stop = _accept_stop(rule, np.asarray(n), np.asarray(top), np.asarray(chosen_votes),
+                                None if confidence is None else np.asarray(confidence), np.where, np.maximum)
     return np.where(accept, ACCEPTED, np.where(stop, NO_CONSENSUS, NEEDS_MORE)).astype(np.int8)
+
+
+def status_of(rule: QuorumRule, n: int, top: int, chosen_votes: int, confidence: float | None = None) -> int:
+    """:func:`quorum_status` for one item, with plain numbers (the same rule, see
+    :func:`_accept_stop`)."""
+    accept, stop = _accept_stop(rule, n, top, chosen_votes, confidence, _pick, max)
+    return ACCEPTED if accept else NO_CONSENSUS if stop else NEEDS_MORE
 
 
 @dataclass(frozen=True)
@@ -304,13 +324,7 @@ def decide_items(
     n = counts.sum(axis=1)
     answered = n > 0
     reliability = answer_log_likelihood(it, rows, lb, table, n_items)
-    if prior is None:
-        log_prior = np.zeros(n_classes)
-    else:
-        pr = np.asarray(prior, dtype=np.float64)
-        if pr.shape != (n_classes,) or (pr < 0).any() or pr.sum() <= 0:
-            raise ValueError(f"prior must be {n_classes} non-negative numbers with a positive sum")
-        log_prior = quantize(np.log(np.maximum(pr / pr.sum(), 1e-300)))
+    log_prior = np.asarray(_log_prior(prior, n_classes))
     score = reliability + log_prior
     posteriors = softmax_rows(score.copy())
     if rule.kind == "confidence":
@@ -332,31 +346,96 @@ def decide_items(
     )
 
 
+def log_table(confusions: np.ndarray | None, n_classes: int, default_accuracy: float = 0.7) -> list:
+    """``table[a][t][l]``: the quantized log-probability that annotator code ``a`` gives label
+    ``l`` when the truth is ``t``, as nested lists (what :func:`decide_items` builds as an
+    array); the last entry is the one-coin default. Build it once per model and pass it to
+    :func:`decide_item` as ``table``. Treat it as read-only (the default table is shared)."""
+    if confusions is None:
+        return _default_table(n_classes, default_accuracy)
+    return _log_confusion_table(confusions, n_classes, default_accuracy).tolist()
+
+
+@lru_cache(maxsize=256)
+def _default_table(n_classes: int, default_accuracy: float) -> list:
+    return _log_confusion_table(None, n_classes, default_accuracy).tolist()
+
+
 def decide_item(
-    labels: np.ndarray,
-    annotators: np.ndarray,
+    labels: Sequence[int] | np.ndarray,
+    annotators: Sequence[int] | np.ndarray,
     *,
     n_classes: int,
     rule: QuorumRule,
     confusions: np.ndarray | None = None,
     prior: np.ndarray | None = None,
     default_accuracy: float = 0.7,
+    table: list | None = None,
 ) -> Decision:
     """Decide one item from its answers (label codes and annotator codes, one per answer).
 
-    Same model, label choice and status as :func:`decide_items` (it is that function on one
-    item). ``label`` is None when there are no answers.
+    Same model, label choice and status as :func:`decide_items`, in plain Python: the live
+    workflow calls this once per answer, where the batch code's fifty numpy calls on arrays of
+    a handful of numbers cost 25 times more. The per-answer log-likelihoods come from the same
+    quantized table (``table``, from :func:`log_table`; built here from ``confusions`` and
+    ``default_accuracy`` when not given), so vote counts, scores, label, tie flag and status
+    are exactly the batch code's; the confidence is the same softmax with ``math.exp`` (it may
+    differ from numpy's in the last bits). ``label`` is None when there are no answers.
+    ``tests/aggregation/test_decide_item.py`` checks it against :func:`decide_items`.
     """
-    labels_arr = np.asarray(labels, dtype=np.int64)
-    batch = decide_items(
-        np.zeros(labels_arr.size, dtype=np.int64),
-        annotators,
-        labels_arr,
-        n_items=1,
-        n_classes=n_classes,
-        rule=rule,
-        confusions=confusions,
-        prior=prior,
-        default_accuracy=default_accuracy,
-    )
-    return batch.decision(0)
+    k = n_classes
+    if isinstance(labels, np.ndarray):
+        labels = labels.tolist()
+    if isinstance(annotators, np.ndarray):
+        annotators = annotators.tolist()
+    if len(labels) != len(annotators):
+        raise ValueError(f"labels and annotators differ in length ({len(labels)}, {len(annotators)})")
+    if table is None:
+        table = log_table(confusions, k, default_accuracy)
+    fallback = len(table) - 1
+    counts = [0] * k
+    reliability = [0.0] * k
+    for label, annotator in zip(labels, annotators):
+        if not 0 <= label < k:
+            raise ValueError(f"labels code {label} is outside [0, {k})")
+        counts[label] += 1
+        rows = table[annotator if 0 <= annotator < fallback else fallback]
+        for t in range(k):
+            reliability[t] += rows[t][label]
+    n = len(labels)
+    if n == 0:
+        return Decision(label=None, confidence=0.0, status=STATUS_NAMES[NEEDS_MORE], tied=False,
+                        counts=tuple(counts))
+    log_prior = _log_prior(prior, k)
+    score = [r + p for r, p in zip(reliability, log_prior)]
+    top_score = max(score)
+    weights = [math.exp(x - top_score) for x in score]
+    if rule.kind == "confidence":
+        keys = (score, counts, log_prior)
+    else:
+        keys = (counts, reliability, log_prior)
+    # As pick_labels: the candidates with the best primary key; each further key keeps those
+    # with its maximum; the lowest code is the last resort.
+    best = max(keys[0])
+    candidates = [c for c in range(k) if keys[0][c] == best]
+    tied = len(candidates) > 1
+    for key in keys[1:]:
+        if len(candidates) == 1:
+            break
+        top_key = max(key[c] for c in candidates)
+        candidates = [c for c in candidates if key[c] == top_key]
+    chosen = candidates[0]
+    confidence = weights[chosen] / sum(weights)
+    status = status_of(rule, n, max(counts), counts[chosen], confidence)
+    return Decision(label=chosen, confidence=confidence, status=STATUS_NAMES[status], tied=tied,
+                    counts=tuple(counts))
+
+
+def _log_prior(prior: np.ndarray | None, k: int) -> list[float]:
+    """The quantized log prior as :func:`decide_items` computes it (zeros when uniform)."""
+    if prior is None:
+        return [0.0] * k
+    pr = np.asarray(prior, dtype=np.float64)
+    if pr.shape != (k,) or (pr < 0).any() or pr.sum() <= 0:
+        raise ValueError(f"prior must be {k} non-negative numbers with a positive sum")
+    return quantize(np.log(np.maximum(pr / pr.sum(), 1e-300))).tolist()

@@ -3,8 +3,8 @@
 ``item_decide`` is the one function that writes an item's decision. It expects the caller to
 hold the item's row lock (``Item.objects.select_for_update()`` inside ``transaction.atomic``): the
 answers it reads and the counters it writes must not change under it. The decision itself is the
-engine's ``decide_item`` (its plain-Python twin ``live.decide_one``) over the item's counted answers and the annotators' current estimates,
-so recomputing from scratch over the stored answers gives the same result.
+engine's ``decide_item`` (plain Python, the batch ``decide_items`` on one item) over the item's
+counted answers and the annotators' current estimates, so recomputing from scratch over the stored answers gives the same result.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from django.utils import timezone
 
 from labeling.aggregation import QuorumRule
-from labeling.aggregation.live import decide_one, log_table
+from labeling.aggregation.quorum import decide_item, log_table
 from labeling.models import (
     ACTIVE_STATUSES, Consensus, ConsensusMethod, DecisionEvent, Item, ItemStatus, Project, RuleKind,
 )
@@ -91,8 +91,8 @@ def evaluate(project: Project, answers: ItemAnswers, estimates: dict[int, Estima
         confusions = np.nan_to_num(confusions, nan=1.0 / space.n_classes)
     else:
         annotator_codes = [-1] * len(answers.annotator_ids)
-    decision = decide_one(codes, annotator_codes, n_classes=space.n_classes, rule=quorum_rule(project),
-                          table=log_table(confusions, space.n_classes, DEFAULT_ACCURACY))
+    decision = decide_item(codes, annotator_codes, n_classes=space.n_classes, rule=quorum_rule(project),
+                           table=log_table(confusions, space.n_classes, DEFAULT_ACCURACY))
     votes = {space.keys[c]: n for c, n in enumerate(decision.counts[:len(space.keys)]) if n}
     label = space.values[decision.label] if decision.label is not None and decision.label < len(space.keys) else None
     status = {"accepted": ItemStatus.ACCEPTED, "no_consensus": ItemStatus.NO_CONSENSUS}.get(
