@@ -15,7 +15,13 @@ UV_FLAGS   := $(if $(FIND_LINKS),--find-links $(FIND_LINKS),)
 REQ_HASH     := $(shell cat requirements.txt | sha1sum | cut -c1-12)
 DEV_REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: help run test install install-dev migrate demo worker browser-deps lint clean
+# The aggregation reader's native fast path (labeling/aggregation/native/): compiled here, loaded
+# with ctypes; without a C compiler the reader silently uses pyarrow only.
+CC         ?= cc
+NATIVE_SRC := labeling/aggregation/native/quorum_native.c
+NATIVE_SO  := labeling/aggregation/native/_quorum_native.so
+
+.PHONY: help run test install install-dev native migrate demo worker browser-deps lint clean
 
 help:
 	@echo "make run   - set up and serve the demo on http://$(HOST):$(PORT) (SQLite, folder broker, local disk)"
@@ -37,8 +43,16 @@ $(VENV)/.dev-$(DEV_REQ_HASH): requirements.txt requirements-dev.txt | $(PY)
 	 else $(PY) -m pip install --quiet -r requirements-dev.txt; fi
 	@rm -f $(VENV)/.dev-*; touch $@
 
-install: $(VENV)/.req-$(REQ_HASH)
-install-dev: $(VENV)/.dev-$(DEV_REQ_HASH)
+install: $(VENV)/.req-$(REQ_HASH) native
+install-dev: $(VENV)/.dev-$(DEV_REQ_HASH) native
+
+# Built into a temporary file and renamed, so a running process never loads half a library.
+native: $(NATIVE_SO)
+$(NATIVE_SO): $(NATIVE_SRC)
+	@if command -v $(CC) >/dev/null 2>&1; then \
+	   $(CC) -O3 -fPIC -shared -o $@.tmp $< && mv -f $@.tmp $@ || \
+	   { rm -f $@.tmp; echo "warning: could not build $@; the aggregation reader uses pyarrow only"; }; \
+	 else echo "no C compiler ($(CC)): the aggregation reader uses pyarrow only"; fi
 
 migrate: install
 	@$(PY) manage.py migrate --noinput -v 0
@@ -71,4 +85,4 @@ test: install-dev browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf .pytest_data .pytest_cache test-results
+	rm -rf .pytest_data .pytest_cache test-results $(NATIVE_SO)

@@ -14,11 +14,10 @@ labels, in the same process (best of ``--repeat`` interleaved runs per side, def
 
 Both sides start from the same file and end with a pandas Series of label strings indexed by
 item name (pandas' ``str`` dtype on both sides). Ours reads it the way the ``aggregate`` command
-does (``read_answer_table``: pyarrow CSV reader, multithreaded; a column whose first rows come in
-runs, as the items of a file grouped by item, is read plain and run-end encoded, so that only
-the run values are looked up; a mostly-distinct column, as the items of a shuffled file, is
-hashed once after reading; the others are dictionary-encoded while parsing); crowd-kit gets what
-a crowd-kit user would write, the fastest
+does (``read_answer_table``: the native reader of ``labeling/aggregation/native`` when it is
+built, which parses and codes the three columns in one pass in C, else the pyarrow path; set
+``QUORUM_NATIVE=0`` to time the pyarrow path, which also turns off majority vote's C passes);
+crowd-kit gets what a crowd-kit user would write, the fastest
 pandas reader (``pd.read_csv(dtype=str, engine="pyarrow")``), then ``fit_predict``. "read" is the
 reader call, "fit" everything after it (ours: turning the columns into sorted integer codes, the
 method, the output Series; crowd-kit: ``fit_predict``); since our reader already does part of the
@@ -45,7 +44,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labeling.aggregation import aggregate, encode  # noqa: E402
+from labeling.aggregation import aggregate, encode, native  # noqa: E402
 from labeling.aggregation.cli import read_answer_table  # noqa: E402
 
 LABELS = np.array(["bird", "cat", "dog"])
@@ -177,6 +176,7 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {Path('/proc/loadavg').read_text().split()[0]} (2 cores)")
+    print("native reader and vote passes: " + ("on" if native.enabled() else f"off ({native.problem() or native.ENV + '=0'})"))
     path, truth = write_csv(args.items, args.seed, args.out, args.shuffle)
     n_answers = args.items * ANSWERS_PER_ITEM
     order = "random row order" if args.shuffle else "rows grouped by item"

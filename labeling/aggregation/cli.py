@@ -1,10 +1,12 @@
 """Core of the ``aggregate``, ``agreement`` and ``plan`` management commands (no Django here).
 
 Input files are CSV with a header holding at least ``item,annotator,label``; every value is read
-as a string (pyarrow reader, multithreaded; a column whose values come in runs, as the items of a
-file grouped by item, is run-end encoded, the others are dictionary-encoded while parsing; other
-columns are skipped). Problems with the input raise :class:`CLIError` with a message naming the file, the
-column and the line (line 1 is the header).
+as a string, other columns are skipped. The native reader (:mod:`labeling.aggregation.native`, one
+pass in C) reads the plain files (no quotes, valid UTF-8, LF or CRLF); anything else, and every
+error, goes to the pyarrow reader (multithreaded; a column whose values come in runs, as the items
+of a file grouped by item, is run-end encoded, the others are dictionary-encoded while parsing).
+Both give the same codes. Problems with the input raise :class:`CLIError` with a message naming
+the file, the column and the line (line 1 is the header).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import pyarrow.csv as pacsv
 
 from . import aggregate, method_name
 from .agreement import LEVELS, annotator_agreement, fleiss_kappa, krippendorff_alpha
-from .encoding import ANSWER_COLUMNS, RUN_SHARE, EncodedAnswers, encode, run_end_encode
+from . import native as native_reader
+from .encoding import ANSWER_COLUMNS, RUN_SHARE, EncodedAnswers, encode, run_end_encode, table_with_codes
 from .majority import majority_vote
 from .planner import PlanResult, plan
 from .quorum import STATUS_NAMES, QuorumRule, parse_rule, quorum_status
@@ -195,20 +198,31 @@ def _header_names(path: Path) -> list[str]:
             return next(csv.reader(handle), [])
 
 
-def read_answer_table(path: str | Path, *, dictionary: bool = True) -> pa.Table:
-    """Read an answers CSV with pyarrow (multithreaded) and check it.
+def read_answer_table(path: str | Path, *, dictionary: bool = True, native: bool | None = None) -> pa.Table:
+    """Read an answers CSV and check it.
 
     Returns an Arrow table with columns ``item, annotator, label`` of strings, encoded
-    (``dictionary=True``, what :func:`labeling.aggregation.encode` is fastest on: a column whose
-    values come in runs, judged on the first rows, is run-end encoded, the others are
-    dictionary-encoded, see :func:`_column_plan`) or plain. Only an empty field is missing, and a
-    missing value is an error.
+    (``dictionary=True``, what :func:`labeling.aggregation.encode` is fastest on) or plain. Only
+    an empty field is missing, and a missing value is an error.
+
+    Encoded reads first try the native reader (:mod:`labeling.aggregation.native`: one pass in C
+    that splits the rows and codes the three columns; the table's columns are then dictionaries
+    over the sorted names, whose indices :func:`encode` takes as they are). ``native=False``, or
+    ``QUORUM_NATIVE=0`` in the environment when ``native`` is None, skips it. Whatever it does not
+    handle (quotes, invalid UTF-8, a ragged row, an empty value, a BOM, a header without the three
+    columns...) and every error goes to pyarrow's reader (multithreaded): a column whose values
+    come in runs, judged on the first rows, is run-end encoded, the others are
+    dictionary-encoded, see :func:`_column_plan`. Both give the same codes.
     """
     p = Path(path)
     if not p.is_file():
         raise CLIError(f"{p}: no such file")
     if p.stat().st_size == 0:
         raise CLIError(f"{p}: the file is empty (expected a header line 'item,annotator,label')")
+    if dictionary and (native_reader.enabled() if native is None else native and native_reader.library() is not None):
+        parsed = native_reader.parse_file(p)
+        if parsed is not None:
+            return table_with_codes(parsed)
     plan = _column_plan(p) if dictionary else {}
     plain_columns = [column for column, how in plan.items() if how != "dictionary"]
     try:

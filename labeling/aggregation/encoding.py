@@ -12,7 +12,9 @@ over the rows. Arrow sorts strings by their UTF-8 bytes, which is the same order
 (code point) string order, so the codes are those of ``pandas.factorize(sort=True)``. Names that
 differ only in their last 7 bytes (``item0038851`` after the shared ``item``, ``w123``) are
 sorted in that same order as one 64-bit integer each (:func:`_short_key_order`), several times
-quicker than comparing strings.
+quicker than comparing strings. The native reader's tables
+(:func:`table_with_codes`, used by :func:`labeling.aggregation.cli.read_answer_table`) arrive
+already coded in this order, and :func:`encode` takes their codes as they are.
 
 pandas is imported only where a pandas object has to be built or read (so importing the package
 does not cost the pandas import); the names behind the codes stay Arrow arrays until asked for as
@@ -22,6 +24,7 @@ NumPy arrays (:attr:`EncodedAnswers.item_names` ...), see :meth:`EncodedAnswers.
 from __future__ import annotations
 
 import sys
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
@@ -29,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import native
 from .textnorm import DEFAULT_TEXT_OPS, normalize_text
 
 if TYPE_CHECKING:
@@ -438,6 +442,50 @@ def factorize_sorted(
     return codes, _names(names)
 
 
+#: Codes handed over with a table by :func:`table_with_codes`, until :func:`encode` takes them
+#: or the table is gone: id(table) -> (weak reference to the table, ((codes, names) per column)).
+_HANDED_OVER: dict[int, tuple[weakref.ref, tuple[tuple[np.ndarray, pa.Array], ...]]] = {}
+
+
+def table_with_codes(parsed: native.ParsedAnswers) -> pa.Table:
+    """The answers table of a native parse (:func:`labeling.aggregation.native.parse_file`):
+    columns ``item, annotator, label`` dictionary-encoded over the sorted distinct names, whose
+    int64 indices are the codes :func:`encode` gives.
+
+    The parse's codes follow the names' first appearance; unless that already is the sorted
+    order (the items of a file grouped in item order), the names are sorted as the pyarrow path
+    sorts them (:func:`_sort_indices`) and the codes remapped in place. :func:`encode` on the
+    returned table takes these codes as they are, once (an Arrow table is immutable, so the same
+    object still holds the same values); the codes it hands out share their memory with the
+    table's indices, as a NumPy view would.
+    """
+    columns = []
+    for codes, names, in_order in zip(parsed.codes, parsed.names, parsed.in_order):
+        if not in_order:
+            order = _sort_indices(names)
+            rank = np.empty(order.size, dtype=np.int64)
+            rank[order] = np.arange(order.size, dtype=np.int64)
+            native.remap(codes, rank)
+            names = names.take(pa.array(order))
+        columns.append((codes, names))
+    table = pa.table({
+        column: pa.DictionaryArray.from_arrays(pa.array(codes), names, safe=False)
+        for column, (codes, names) in zip(ANSWER_COLUMNS, columns)
+    })
+    key = id(table)
+    _HANDED_OVER[key] = (weakref.ref(table, lambda _ref, key=key: _HANDED_OVER.pop(key, None)), tuple(columns))
+    return table
+
+
+def _handed_over(table: pa.Table) -> tuple[tuple[np.ndarray, pa.Array], ...] | None:
+    """The codes :func:`table_with_codes` attached to this very table (taken once), or None."""
+    entry = _HANDED_OVER.get(id(table))
+    if entry is None or entry[0]() is not table:
+        return None
+    del _HANDED_OVER[id(table)]
+    return entry[1]
+
+
 def _answer_columns(data: pd.DataFrame | pa.Table) -> tuple[object, object, object]:
     names = data.column_names if isinstance(data, pa.Table) else data.columns
     missing = [c for c in ANSWER_COLUMNS if c not in names]
@@ -464,13 +512,17 @@ def encode(
     it raises ValueError. Without it, codes follow the sorted distinct labels. Missing values
     raise ValueError.
     """
-    if data is not None:
-        items, annotators, labels = _answer_columns(data)
-    if items is None or annotators is None or labels is None:
-        raise ValueError("give a DataFrame or all of items, annotators and labels")
-    item_codes, item_names = _factorize_arrow(_arrow_strings(items))
-    annotator_codes, annotator_names = _factorize_arrow(_arrow_strings(annotators))
-    label_codes, names = _factorize_arrow(_arrow_strings(labels))
+    handed = _handed_over(data) if isinstance(data, pa.Table) else None
+    if handed is not None:  # the native reader's table: already coded in sorted-name order
+        (item_codes, item_names), (annotator_codes, annotator_names), (label_codes, names) = handed
+    else:
+        if data is not None:
+            items, annotators, labels = _answer_columns(data)
+        if items is None or annotators is None or labels is None:
+            raise ValueError("give a DataFrame or all of items, annotators and labels")
+        item_codes, item_names = _factorize_arrow(_arrow_strings(items))
+        annotator_codes, annotator_names = _factorize_arrow(_arrow_strings(annotators))
+        label_codes, names = _factorize_arrow(_arrow_strings(labels))
     if label_names is not None:
         fixed = np.asarray([str(x) for x in label_names], dtype=object)
         code_of = {name: code for code, name in enumerate(fixed)}

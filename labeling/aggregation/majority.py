@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
+from . import native
 from .base import (
     AggregationResult,
     check_answers,
@@ -101,6 +102,12 @@ def majority_vote(
     :func:`labeling.aggregation.encoding.encode_open`. ``gold`` is accepted for a uniform
     interface and ignored: majority vote reports what the crowd said.
     """
+    lib = native.active()
+    if lib is not None:
+        result = _majority_native(lib, items, annotators, labels, n_items, n_annotators, n_classes, gold,
+                                  uniform_prior)
+        if result is not None:
+            return result
     items, annotators, labels = check_answers(items, annotators, labels, n_items, n_annotators, n_classes)
     check_gold(gold, n_items, n_classes)
     k = n_classes
@@ -147,6 +154,84 @@ def majority_vote(
         labels=chosen,
         confidence=_chosen_confidence(posteriors, chosen, answered),
         posteriors=posteriors,
+        tied=tied,
+        tie_level=level,
+        counts=counts,
+        n_answers=n_answers,
+        accuracies=accuracies_from_confusions(confusions, prior),
+        confusions=confusions,
+        priors=prior,
+    )
+
+
+def _int64_codes(values: object) -> np.ndarray | None:
+    """``values`` as a 1-d C-contiguous int64 array without copying what already is one (as
+    :func:`labeling.aggregation.base.as_codes`, minus the range check), or None if it is not
+    a 1-d array of integers."""
+    arr = np.asarray(values)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        return None
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _majority_native(
+    lib: object, items: object, annotators: object, labels: object,
+    n_items: int, n_annotators: int, k: int, gold: np.ndarray | None, uniform_prior: bool,
+) -> AggregationResult | None:
+    """:func:`majority_vote` with its passes over the answers and its per-item loops in C
+    (``labeling/aggregation/native``): the same operations in the same order, so the same bits
+    (``tests/aggregation/test_native_reader.py``). NumPy keeps the per-annotator tables, ``log``,
+    the class prior's sums and ``exp``. The codes' range is checked in the passes; None when
+    anything is wrong with the input (the caller's checks then raise the usual error).
+    """
+    codes = [_int64_codes(values) for values in (items, annotators, labels)]
+    if k < 1 or k > 256 or any(c is None for c in codes) or not codes[0].size == codes[1].size == codes[2].size:
+        return None
+    items, annotators, labels = codes
+    n = items.size
+    counts = _pooled(n_items * k, np.int64).reshape(n_items, k)
+    n_answers = _pooled(n_items, np.int64)
+    shares = _pooled(n_items * k, np.float64).reshape(n_items, k)
+    best = _pooled(n_items, np.int64)
+    chosen = _pooled(n_items, np.int64)
+    tied = _pooled(n_items, np.bool_)
+    if lib.qn_vote_pass(items.ctypes.data, labels.ctypes.data, n, n_items, k, counts.ctypes.data,
+                        n_answers.ctypes.data, shares.ctypes.data, best.ctypes.data, chosen.ctypes.data,
+                        tied.ctypes.data):
+        return None
+    # M-step: per (annotator, given label), the vote shares of its items, summed in input order
+    sums = np.empty((n_annotators * k, k), dtype=np.float64)
+    if lib.qn_share_sums(items.ctypes.data, annotators.ctypes.data, labels.ctypes.data, n, n_annotators, k,
+                         shares.ctypes.data, sums.ctypes.data):
+        return None
+    check_gold(gold, n_items, k)
+    answered = n_answers > 0
+    expected = sums.reshape(n_annotators, k, k).transpose(0, 2, 1) + MAJORITY_SMOOTHING
+    confusions = expected / expected.sum(axis=2, keepdims=True)  # (annotator, true, given)
+    log_conf = quantize(np.log(confusions))
+    # E-step: per item, the quantized log-likelihoods of its answers (exact sums)
+    weights = np.ascontiguousarray(log_conf.transpose(0, 2, 1).reshape(n_annotators * k, k))
+    reliability = _pooled(n_items * k, np.float64).reshape(n_items, k)
+    lib.qn_weight_sums(items.ctypes.data, annotators.ctypes.data, labels.ctypes.data, n, n_items, k,
+                       weights.ctypes.data, reliability.ctypes.data)
+    if uniform_prior:
+        prior = np.full(k, 1.0 / k)
+    else:
+        prior = (np.array([shares[:, t].sum() for t in range(k)]) + 1.0) / (answered.sum() + k)
+    del shares
+    log_prior = np.ascontiguousarray(quantize(np.log(prior)))
+    level = _pooled(n_items, np.int8)
+    lib.qn_break_ties(counts.ctypes.data, best.ctypes.data, tied.ctypes.data, n_items, k,
+                      reliability.ctypes.data, log_prior.ctypes.data, chosen.ctypes.data, level.ctypes.data)
+    lib.qn_softmax_shift(reliability.ctypes.data, n_items, k, log_prior.ctypes.data)
+    np.exp(reliability, out=reliability)
+    confidence = _pooled(n_items, np.float64)
+    lib.qn_softmax_finish(reliability.ctypes.data, n_items, k, chosen.ctypes.data, confidence.ctypes.data)
+    return AggregationResult(
+        method="majority",
+        labels=chosen,
+        confidence=confidence,
+        posteriors=reliability,
         tied=tied,
         tie_level=level,
         counts=counts,

@@ -23,6 +23,13 @@ from labeling.aggregation.encoding import _sorted_lookup, factorize_sorted, find
 
 FIELDS = ("items", "annotators", "labels", "item_names", "annotator_names", "label_names")
 
+
+@pytest.fixture(autouse=True)
+def _pyarrow_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the pyarrow reader (its blocks, dictionaries and runs): the native
+    reader is switched off here, and test_native_reader.py holds it to this one's results."""
+    monkeypatch.setenv("QUORUM_NATIVE", "0")
+
 #: Values that trip up readers and sorters: CSV syntax inside fields, non-ASCII (accents,
 #: combining marks, full-width and astral-plane letters, emoji), strings that look like numbers
 #: or like missing values, whitespace.

@@ -1,0 +1,772 @@
+/* Native fast path of the answers reader and of majority vote's passes over the answers
+ * (labeling/aggregation/native/__init__.py loads it with ctypes; no Python headers; `make native`
+ * builds it). The vote kernels are at the end of the file.
+ *
+ * qn_parse reads a whole answers CSV held in memory, in one pass: it splits the rows (through an
+ * index of the separators, built a few kilobytes ahead), checks the bytes are valid UTF-8 and
+ * codes the item, annotator and label fields, each column with its own table (codes in order of
+ * first appearance; while a column's names come in increasing order, as the items of a file
+ * grouped in item order, a new name is only compared with the last one, no hashing; a field with
+ * the same bytes as the same column of the row before takes that row's code).
+ * It returns int64 codes per row and, per column, the distinct names (offsets + bytes), plus
+ * whether the first-seen order already is the sorted (byte) order. Python then sorts the distinct
+ * names and remaps the codes (qn_remap), so the codes are those of the pyarrow path.
+ *
+ * Only the simple case is handled: anything else returns QN_UNHANDLED and the caller reads the
+ * file with pyarrow, which gives today's results and error messages. Not handled: a quote
+ * character anywhere, a UTF-8 byte order mark, invalid UTF-8 anywhere, a carriage return not
+ * followed by a line feed, an empty line, a row whose field count differs from the header's, an
+ * empty item/annotator/label field, a header without exactly one item, annotator and label column
+ * or with an empty or repeated name, more than QN_MAX_COLUMNS columns, no data row, or over 2 GB
+ * of distinct names in one column. Handled: LF and CRLF line ends, the three columns in any
+ * order among others (the other fields are only checked, never kept), a last line without a line
+ * end.
+ *
+ * The buffer must be followed by at least QN_PADDING readable bytes, the first of them '\n' (a
+ * sentinel that ends the last row) and the others zero: the separator index reads whole 64-byte
+ * blocks, the header's scan and the name comparisons 8 or 16 bytes at a time.
+ */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* Checked by the Python loader: bump on any change of the functions' signatures or meaning. */
+#define QN_ABI_VERSION 4
+#define QN_PADDING 80
+#define QN_MAX_COLUMNS 64
+
+enum { QN_OK = 0, QN_UNHANDLED = 1, QN_NOMEM = 2, QN_FULL = 3 };
+enum { COL_ITEM = 0, COL_ANNOTATOR = 1, COL_LABEL = 2, COL_OTHER = 3 };
+
+/* info[] slots filled by qn_parse */
+enum {
+    INFO_STATUS = 0, INFO_ROWS = 1, INFO_NAMES = 2,  /* 2..4: distinct names per column */
+    INFO_BYTES = 5,                                   /* 5..7: bytes of those names */
+    INFO_SORTED = 8,                                  /* 8..10: first-seen order is sorted */
+    INFO_WHERE = 11,                                  /* byte offset where parsing gave up */
+    INFO_SIZE = 12
+};
+
+int qn_abi_version(void) { return QN_ABI_VERSION; }
+
+static inline uint64_t load8(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define HASZERO(v) (((v) - ONES) & ~(v) & HIGHS)
+
+/* First byte at or after p that is ',', '\n', '\r', '"' or not ASCII. The lowest set bit of each
+ * HASZERO term is exact (false positives only sit above a true match), so is their union's. */
+static inline const uint8_t *scan_special(const uint8_t *p) {
+    for (;;) {
+        uint64_t w = load8(p);
+        uint64_t m = HASZERO(w ^ (ONES * ',')) | HASZERO(w ^ (ONES * '\n')) | HASZERO(w ^ (ONES * '\r')) |
+                     HASZERO(w ^ (ONES * '"')) | (w & HIGHS);
+        if (m) return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+}
+
+/* Length of the valid UTF-8 sequence starting at non-ASCII byte q, 0 if invalid. */
+static inline int utf8_sequence(const uint8_t *q) {
+    uint8_t c = q[0], d = q[1];
+    if (c < 0xC2) return 0;
+    if (c < 0xE0) return (d & 0xC0) == 0x80 ? 2 : 0;
+    if (c < 0xF0) {
+        if (c == 0xE0 ? (d < 0xA0 || d > 0xBF) : c == 0xED ? (d < 0x80 || d > 0x9F) : (d & 0xC0) != 0x80) return 0;
+        return (q[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c < 0xF5) {
+        if (c == 0xF0 ? (d < 0x90 || d > 0xBF) : c == 0xF4 ? (d < 0x80 || d > 0x8F) : (d & 0xC0) != 0x80) return 0;
+        return ((q[2] & 0xC0) == 0x80 && (q[3] & 0xC0) == 0x80) ? 4 : 0;
+    }
+    return 0;
+}
+
+static inline uint64_t mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static const uint64_t BYTE_MASK[9] = {
+    0, 0xffULL, 0xffffULL, 0xffffffULL, 0xffffffffULL, 0xffffffffffULL, 0xffffffffffffULL,
+    0xffffffffffffffULL, 0xffffffffffffffffULL};
+
+/* A name of up to 16 bytes is its own key (two words, zero-padded, with its length): equal keys
+ * mean equal names. A longer name is hashed into k0 (k1 = 0) and checked byte by byte. */
+static inline void name_key(const uint8_t *p, int64_t len, uint64_t *k0, uint64_t *k1) {
+    if (len <= 8) {
+        *k0 = load8(p) & BYTE_MASK[len];
+        *k1 = 0;
+    } else if (len <= 16) {
+        *k0 = load8(p);
+        *k1 = load8(p + 8) & BYTE_MASK[len - 8];
+    } else {
+        uint64_t h = (uint64_t)len * 0x9E3779B97F4A7C15ULL;
+        for (int64_t i = 0; i + 8 < len; i += 8) h = mix64(h ^ load8(p + i));
+        *k0 = mix64(h ^ load8(p + len - 8));  /* the last 8 bytes (overlapping) */
+        *k1 = 0;
+    }
+}
+
+/* Slot of a key in a table of 2^(64 - shift) slots: Fibonacci hashing (the top bits of a product
+ * depend on every bit of the key), of the key itself for names of up to 8 bytes (k1 = 0), else
+ * of a mix of both words. */
+static inline int64_t slot_of(uint64_t k0, uint64_t k1, int64_t len, int shift) {
+    uint64_t h = k0 ^ (uint64_t)len;
+    if (k1) {
+        h *= 0x9E3779B97F4A7C15ULL;
+        h ^= (k1 * 0xC2B2AE3D27D4EB4FULL) >> 7;
+        h ^= h >> 32;
+    }
+    return (int64_t)((h * 0xD6E8FEB86659FD93ULL) >> shift);
+}
+
+typedef struct {
+    uint64_t k0, k1;
+    uint32_t len;  /* 0: empty slot */
+    uint32_t code;
+} slot;
+
+typedef struct {
+    slot *slots;
+    int64_t size;    /* slots (a power of 2), 0 until the table is built */
+    int shift;       /* 64 - log2(size) */
+    int64_t n, cap;
+    int64_t *off;    /* n + 1 offsets into bytes */
+    uint8_t *bytes;  /* the names, back to back, with 16 zero bytes after the last */
+    int64_t nbytes, bytes_cap;
+    int sorted;
+    const uint8_t *prev;
+    int64_t prev_len, prev_code;
+    int64_t repeats, misses;  /* fields equal to the row before's, or not; repeats -1: not tried */
+} column;
+
+typedef struct {
+    column col[3];
+} qn_ctx;
+
+static int column_init(column *c) {
+    memset(c, 0, sizeof *c);
+    c->cap = 1024;
+    c->off = malloc((c->cap + 1) * sizeof(int64_t));
+    c->bytes_cap = 1 << 14;
+    c->bytes = malloc(c->bytes_cap);
+    if (!c->off || !c->bytes) return QN_NOMEM;
+    c->off[0] = 0;
+    c->sorted = 1;
+    c->prev_code = -1;
+    return QN_OK;
+}
+
+static void column_free(column *c) {
+    free(c->slots);
+    free(c->off);
+    free(c->bytes);
+}
+
+/* A zeroed table of size slots; large ones on transparent huge pages where the kernel offers
+ * them (random probes into megabytes of table otherwise miss the TLB on most lookups). */
+static slot *alloc_slots(int64_t size) {
+    size_t bytes = (size_t)size * sizeof(slot);
+    void *mem = NULL;
+    if (bytes >= (2u << 20)) {
+        if (posix_memalign(&mem, 2u << 20, bytes)) return NULL;
+#ifdef MADV_HUGEPAGE
+        madvise(mem, bytes, MADV_HUGEPAGE);
+#endif
+        memset(mem, 0, bytes);
+        return mem;
+    }
+    return calloc(size, sizeof(slot));
+}
+
+static inline void put(slot *slots, int64_t mask, int shift, slot s) {
+    int64_t j = slot_of(s.k0, s.k1, s.len, shift);
+    while (slots[j].len) j = (j + 1) & mask;
+    slots[j] = s;
+}
+
+/* Move the table to size slots (a power of 2). */
+static int resize_table(column *c, int64_t size) {
+    int shift = 64;
+    for (int64_t s = size; s > 1; s >>= 1) shift--;
+    slot *slots = alloc_slots(size);
+    if (!slots) return QN_NOMEM;
+    for (int64_t i = 0; i < c->size; i++)
+        if (c->slots[i].len) put(slots, size - 1, shift, c->slots[i]);
+    free(c->slots);
+    c->slots = slots;
+    c->size = size;
+    c->shift = shift;
+    return QN_OK;
+}
+
+/* Equal n bytes at a and b (both followed by at least 16 readable bytes). */
+static inline int same_bytes(const uint8_t *a, const uint8_t *b, int64_t n) {
+    if (n <= 8) return ((load8(a) ^ load8(b)) & BYTE_MASK[n]) == 0;
+    if (n <= 16) return load8(a) == load8(b) && ((load8(a + 8) ^ load8(b + 8)) & BYTE_MASK[n - 8]) == 0;
+    return memcmp(a, b, n) == 0;
+}
+
+/* Append a new name; its code, or -1 when out of memory or too large. */
+static int64_t append(column *c, const uint8_t *p, int64_t len) {
+    int64_t code = c->n;
+    if (len > 0x7fffffff || code >= 0x7fffffff || c->nbytes + len > 0x7fffffff) return -1;
+    if (code + 1 > c->cap) {
+        int64_t cap = c->cap * 2;
+        int64_t *off = realloc(c->off, (cap + 1) * sizeof(int64_t));
+        if (!off) return -1;
+        c->off = off;
+        c->cap = cap;
+    }
+    if (c->nbytes + len + 16 > c->bytes_cap) {
+        int64_t cap = c->bytes_cap;
+        while (c->nbytes + len + 16 > cap) cap *= 2;
+        uint8_t *bytes = realloc(c->bytes, cap);
+        if (!bytes) return -1;
+        c->bytes = bytes;
+        c->bytes_cap = cap;
+    }
+    memcpy(c->bytes + c->nbytes, p, len);
+    memset(c->bytes + c->nbytes + len, 0, 16);
+    c->nbytes += len;
+    c->off[code + 1] = c->nbytes;
+    c->n = code + 1;
+    return code;
+}
+
+/* Byte order of a[0:na) and b[0:nb). */
+static inline int compare(const uint8_t *a, int64_t na, const uint8_t *b, int64_t nb) {
+    int cmp = memcmp(a, b, na < nb ? na : nb);
+    return cmp ? cmp : (na > nb) - (na < nb);
+}
+
+/* Index every name so far (the column leaves its sorted mode). */
+static int build_table(column *c) {
+    int64_t size = 1024;
+    while (size < 4 * c->n) size *= 2;
+    if (resize_table(c, size) != QN_OK) return QN_NOMEM;
+    for (int64_t i = 0; i < c->n; i++) {
+        slot s;
+        s.len = (uint32_t)(c->off[i + 1] - c->off[i]);
+        s.code = (uint32_t)i;
+        name_key(c->bytes + c->off[i], s.len, &s.k0, &s.k1);
+        put(c->slots, c->size - 1, c->shift, s);
+    }
+    return QN_OK;
+}
+
+/* The code of name p[0:len) with key (k0, k1) in a column in hash mode, added if new; -1 when
+ * out of memory or too large. */
+static inline __attribute__((always_inline)) int64_t find_or_add(column *c, const uint8_t *p, int64_t len,
+                                                                 uint64_t k0, uint64_t k1) {
+    int64_t mask = c->size - 1, j = slot_of(k0, k1, len, c->shift);
+    for (;;) {
+        slot s = c->slots[j];
+        if (!s.len) break;
+        if (s.k0 == k0 && s.k1 == k1 && s.len == (uint64_t)len &&
+            (len <= 16 || same_bytes(c->bytes + c->off[s.code], p, len)))
+            return s.code;
+        j = (j + 1) & mask;
+    }
+    int64_t code = append(c, p, len);
+    if (code < 0) return -1;
+    c->slots[j] = (slot){k0, k1, (uint32_t)len, (uint32_t)code};
+    if (c->n * 2 > c->size && resize_table(c, c->size * 2) != QN_OK) return -1;
+    return code;
+}
+
+/* The code of name p[0:len) (len >= 1) in a column in sorted mode, added if new; -1 when out of
+ * memory or too large.
+ *
+ * While the names so far came in strictly increasing byte order (c->sorted: the items of a file
+ * grouped in item order), a name is either the last one or a new one above it: no hash table is
+ * kept. The first name below the last one indexes them all, and hashing takes over. */
+static int64_t lookup_sorted(column *c, const uint8_t *p, int64_t len) {
+    if (!c->n) return append(c, p, len);
+    int64_t last = c->n - 1, last_len = c->off[c->n] - c->off[last];
+    int cmp = compare(c->bytes + c->off[last], last_len, p, len);
+    if (cmp == 0) return last;
+    if (cmp < 0) return append(c, p, len);
+    c->sorted = 0;
+    if (build_table(c) != QN_OK) return -1;
+    uint64_t k0, k1;
+    name_key(p, len, &k0, &k1);
+    return find_or_add(c, p, len, k0, k1);
+}
+
+/* Lookups of a column in hash mode wait in a short queue, their slot prefetched, and are done
+ * in row order PENDING rows later: with a large table (the items of a shuffled file) each probe
+ * would otherwise wait for memory. A column in sorted mode has no table (size 0). */
+#define PENDING 16
+/* Tables of fewer slots (up to 1536 KB) stay in cache: their lookups are done at once. A table
+ * only grows, so a column switches to the queue once, with nothing pending. */
+#define QUEUE_MIN (1 << 16)
+
+typedef struct {
+    const uint8_t *p;  /* NULL: the same name as the row before */
+    uint64_t k0, k1;
+    int64_t len, row;
+} pending;
+
+typedef struct {
+    pending at[PENDING];
+    int first, count;
+} queue;
+
+static inline int settle(column *c, int64_t *codes, const pending *e) {
+    if (!e->p) {
+        codes[e->row] = codes[e->row - 1];
+        return QN_OK;
+    }
+    int64_t code = find_or_add(c, e->p, e->len, e->k0, e->k1);
+    if (code < 0) return QN_UNHANDLED;
+    codes[e->row] = code;
+    return QN_OK;
+}
+
+static inline int enqueue(queue *q, column *c, int64_t *codes, pending e) {
+    if (q->count == PENDING) {
+        if (settle(c, codes, &q->at[q->first]) != QN_OK) return QN_UNHANDLED;
+        q->at[q->first] = e;
+        q->first = (q->first + 1) % PENDING;
+        return QN_OK;
+    }
+    q->at[(q->first + q->count) % PENDING] = e;
+    q->count++;
+    return QN_OK;
+}
+
+static int drain(queue *q, column *c, int64_t *codes) {
+    for (; q->count; q->count--, q->first = (q->first + 1) % PENDING)
+        if (settle(c, codes, &q->at[q->first]) != QN_OK) return QN_UNHANDLED;
+    return QN_OK;
+}
+
+void qn_free(void *handle) {
+    qn_ctx *ctx = handle;
+    if (!ctx) return;
+    for (int i = 0; i < 3; i++) column_free(&ctx->col[i]);
+    free(ctx);
+}
+
+/* Scan one field from p: returns the byte that ended it (',', '\n' for a line end, also CRLF, or
+ * 0 for anything not handled) and sets *end to the field's end, *next past the delimiter. */
+static inline __attribute__((always_inline)) int field_end(const uint8_t *p, const uint8_t **end, const uint8_t **next) {
+    for (;;) {
+        const uint8_t *q = scan_special(p);
+        uint8_t ch = *q;
+        if (ch == ',') {
+            *end = q;
+            *next = q + 1;
+            return ',';
+        }
+        if (ch == '\n') {
+            *end = q;
+            *next = q + 1;
+            return '\n';
+        }
+        if (ch == '\r') {
+            if (q[1] != '\n') return 0;
+            *end = q;
+            *next = q + 2;
+            return '\n';
+        }
+        if (ch == '"') return 0;
+        int n = utf8_sequence(q);
+        if (!n) return 0;
+        p = q + n;
+    }
+}
+
+/* The rows are split through an index of their separators (',', '\n', '\r'), built 64 bytes at a
+ * time (SSE2 where available, else 8 bytes per word) a few kilobytes ahead of the row walker,
+ * which then takes one position per field instead of scanning its bytes. The same pass notes
+ * whether any quote or non-ASCII byte occurs: a quote means not handled; non-ASCII bytes are
+ * checked as UTF-8 once the parse is done (splitting never depends on them). */
+#define INDEX_BLOCKS 64                   /* 64-byte blocks indexed per refill */
+#define INDEX_ROOM (INDEX_BLOCKS * 64)   /* at most one separator per byte */
+
+typedef struct {
+    const uint8_t *pos[INDEX_ROOM];
+    int count, next;
+    const uint8_t *indexed;  /* next byte to index */
+    const uint8_t *limit;    /* one past the sentinel */
+    uint64_t quotes, high;
+} sep_index;
+
+#ifndef __SSE2__
+/* High bit of each byte of v that equals c's byte (exact, unlike HASZERO). */
+static inline uint64_t bytes_equal(uint64_t v, uint64_t c) {
+    uint64_t x = v ^ c;
+    return ~(((x & ~HIGHS) + ~HIGHS) | x) & HIGHS;
+}
+
+static inline uint64_t byte_bits(uint64_t highs) {  /* 8 high bits -> 8 low bits */
+    return ((highs >> 7) * 0x0102040810204080ULL) >> 56;
+}
+#endif
+
+static inline uint64_t block_separators(const uint8_t *b, uint64_t *quotes, uint64_t *high) {
+#ifdef __SSE2__
+    const __m128i comma = _mm_set1_epi8(','), nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'),
+                  quote = _mm_set1_epi8('"');
+    uint64_t m = 0;
+    for (int i = 0; i < 4; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(b + 16 * i));
+        __m128i sep = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, nl)), _mm_cmpeq_epi8(v, cr));
+        m |= (uint64_t)(uint32_t)_mm_movemask_epi8(sep) << (16 * i);
+        *quotes |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
+        *high |= (uint32_t)_mm_movemask_epi8(v);
+    }
+    return m;
+#else
+    uint64_t m = 0;
+    for (int i = 0; i < 8; i++) {
+        uint64_t w = load8(b + 8 * i);
+        uint64_t sep = bytes_equal(w, ONES * ',') | bytes_equal(w, ONES * '\n') | bytes_equal(w, ONES * '\r');
+        m |= byte_bits(sep) << (8 * i);
+        *quotes |= bytes_equal(w, ONES * '"');
+        *high |= w & HIGHS;
+    }
+    return m;
+#endif
+}
+
+/* Index the next blocks; 0 when the whole buffer is indexed. */
+static int refill(sep_index *x) {
+    x->count = x->next = 0;
+    for (int k = 0; k < INDEX_BLOCKS && x->indexed < x->limit; k++, x->indexed += 64) {
+        const uint8_t *b = x->indexed;
+        uint64_t m = block_separators(b, &x->quotes, &x->high);
+        if (x->limit - b < 64) m &= (1ULL << (x->limit - b)) - 1;  /* nothing past the sentinel */
+        while (m) {
+            x->pos[x->count++] = b + __builtin_ctzll(m);
+            m &= m - 1;
+        }
+    }
+    return x->count > 0;
+}
+
+/* The next separator (NULL past the last). */
+static inline const uint8_t *next_separator(sep_index *x) {
+    if (x->next == x->count && !refill(x)) return NULL;
+    return x->pos[x->next++];
+}
+
+/* p[0:n) is valid UTF-8 (p followed by the sentinel and padding). */
+static int valid_utf8(const uint8_t *p, const uint8_t *end) {
+    while (p < end) {
+        if (!(load8(p) & HIGHS)) {
+            p += 8;
+            continue;
+        }
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        int n = utf8_sequence(p);
+        if (!n) return 0;
+        p += n;
+    }
+    return 1;
+}
+
+/* Parse buf[0:size) (see the top of the file for the padding). codes: three arrays of at least
+ * max_rows int64 each (item, annotator, label). On QN_OK, *handle holds the distinct names until
+ * qn_free; info gets INFO_SIZE values. */
+int qn_parse(const uint8_t *buf, int64_t size, int64_t max_rows, int64_t *item_codes,
+             int64_t *annotator_codes, int64_t *label_codes, int64_t *info, void **handle) {
+    const uint8_t *p = buf, *end = buf + size;
+    int64_t *codes[3] = {item_codes, annotator_codes, label_codes};
+    int role[QN_MAX_COLUMNS];
+    const uint8_t *name_at[QN_MAX_COLUMNS];
+    int64_t name_len[QN_MAX_COLUMNS];
+    int ncols = 0, found[3] = {0, 0, 0}, status = QN_UNHANDLED;
+    int64_t rows = 0;
+    qn_ctx *ctx = NULL;
+    queue queues[3];
+    memset(queues, 0, sizeof queues);
+
+    memset(info, 0, INFO_SIZE * sizeof(int64_t));
+    *handle = NULL;
+    if (size >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF) goto done;  /* BOM */
+    /* header */
+    for (;;) {
+        const uint8_t *fend, *next;
+        int delim = field_end(p, &fend, &next);
+        if (!delim || fend == p || ncols == QN_MAX_COLUMNS || fend > end) goto done;
+        int64_t len = fend - p;
+        for (int i = 0; i < ncols; i++)
+            if (name_len[i] == len && memcmp(name_at[i], p, len) == 0) goto done;  /* repeated name */
+        name_at[ncols] = p;
+        name_len[ncols] = len;
+        role[ncols] = COL_OTHER;
+        if (len == 4 && memcmp(p, "item", 4) == 0) role[ncols] = COL_ITEM;
+        else if (len == 9 && memcmp(p, "annotator", 9) == 0) role[ncols] = COL_ANNOTATOR;
+        else if (len == 5 && memcmp(p, "label", 5) == 0) role[ncols] = COL_LABEL;
+        if (role[ncols] != COL_OTHER) found[role[ncols]]++;
+        ncols++;
+        p = next;
+        if (delim == '\n') break;
+    }
+    if (found[0] != 1 || found[1] != 1 || found[2] != 1 || p >= end) goto done;
+
+    ctx = calloc(1, sizeof *ctx);
+    if (!ctx) { status = QN_NOMEM; goto done; }
+    for (int i = 0; i < 3; i++)
+        if (column_init(&ctx->col[i]) != QN_OK) { status = QN_NOMEM; goto done; }
+
+    sep_index *x = malloc(sizeof *x);
+    if (!x) { status = QN_NOMEM; goto done; }
+    x->count = x->next = 0;
+    x->indexed = p;
+    x->limit = end + 1;
+    x->quotes = x->high = 0;
+    const uint8_t *data = p;
+    while (p < end) {
+        if (rows == max_rows) { status = QN_FULL; goto fail; }  /* more rows than room for */
+        for (int f = 0; f < ncols; f++) {
+            const uint8_t *q = next_separator(x);
+            if (!q) goto fail;
+            const uint8_t *next = q + 1;
+            uint8_t ch = *q;
+            if (ch == '\r') {  /* CRLF: its '\n' is the next separator */
+                if (q[1] != '\n' || next_separator(x) != q + 1) goto fail;
+                ch = '\n';
+                next = q + 2;
+            }
+            if ((ch == ',') == (f == ncols - 1)) goto fail;  /* ragged */
+            int r = role[f];
+            if (r != COL_OTHER) {
+                int64_t len = q - p;
+                if (!len) goto fail;  /* empty value: the pyarrow path names it */
+                column *c = &ctx->col[r];
+                /* the same bytes as this column's field in the row before: its code (tried while
+                 * that mostly holds, 3 times in 4: a guess that fails half the time costs more
+                 * than it saves) */
+                if (c->repeats >= 0) {
+                    if (len == c->prev_len && same_bytes(p, c->prev, len)) {
+                        c->repeats++;
+                        if (c->size < QUEUE_MIN) codes[r][rows] = c->prev_code;
+                        else if (enqueue(&queues[r], c, codes[r], (pending){NULL, 0, 0, 0, rows}) != QN_OK) goto fail;
+                        c->prev = p;
+                        p = next;
+                        continue;
+                    }
+                    if (++c->misses == 256) {  /* judged every 256 other values */
+                        if (c->repeats < 3 * 256) c->repeats = -1;
+                        else c->repeats = c->misses = 0;
+                    }
+                }
+                if (c->size < QUEUE_MIN) {  /* sorted mode, or a small table: at once */
+                    int64_t code;
+                    if (c->sorted) {
+                        code = lookup_sorted(c, p, len);
+                    } else {
+                        uint64_t k0, k1;
+                        name_key(p, len, &k0, &k1);
+                        code = find_or_add(c, p, len, k0, k1);
+                    }
+                    if (code < 0) goto fail;
+                    codes[r][rows] = code;
+                    c->prev_code = code;
+                } else {
+                    uint64_t k0, k1;
+                    name_key(p, len, &k0, &k1);
+                    __builtin_prefetch(&c->slots[slot_of(k0, k1, len, c->shift)]);
+                    if (enqueue(&queues[r], c, codes[r], (pending){p, k0, k1, len, rows}) != QN_OK) goto fail;
+                }
+                c->prev = p;
+                c->prev_len = len;
+            }
+            p = next;
+        }
+        rows++;
+    }
+    if (x->quotes || (x->high && !valid_utf8(data, end))) goto fail;
+    free(x);
+    x = NULL;
+    for (int i = 0; i < 3; i++)
+        if (drain(&queues[i], &ctx->col[i], codes[i]) != QN_OK) goto done;
+    if (rows == 0) goto done;
+    status = QN_OK;
+    info[INFO_ROWS] = rows;
+    for (int i = 0; i < 3; i++) {
+        info[INFO_NAMES + i] = ctx->col[i].n;
+        info[INFO_BYTES + i] = ctx->col[i].nbytes;
+        info[INFO_SORTED + i] = ctx->col[i].sorted;
+    }
+    *handle = ctx;
+    ctx = NULL;
+
+    if (0) {
+    fail:
+        free(x);
+    }
+done:
+    info[INFO_STATUS] = status;
+    info[INFO_WHERE] = p - buf;
+    qn_free(ctx);
+    return status;
+}
+
+/* Copy column col's distinct names (in code order) out: offsets (n + 1 int32, from 0) and bytes. */
+void qn_names(void *handle, int col, int32_t *offsets, uint8_t *bytes) {
+    column *c = &((qn_ctx *)handle)->col[col];
+    for (int64_t i = 0; i <= c->n; i++) offsets[i] = (int32_t)c->off[i];
+    memcpy(bytes, c->bytes, c->nbytes);
+}
+
+/* codes[i] = rank[codes[i]], in place. */
+void qn_remap(int64_t *codes, int64_t n, const int64_t *rank) {
+    for (int64_t i = 0; i < n; i++) codes[i] = rank[codes[i]];
+}
+
+/* ---- Majority vote kernels (labeling/aggregation/majority.py): the passes over the answers and
+ * the per-item loops of majority_vote, with the same floating-point operations in the same order
+ * as its NumPy/SciPy form, hence bit-identical results. Codes must already be checked to lie in
+ * range (base.check_answers). Tables are C-ordered (n_items, k). */
+
+/* Pass 1: votes per (item, label) (counts), answers per item (n_answers), vote shares
+ * counts / max(answers, 1), and per item the most votes (best), the lowest label with that many
+ * (chosen; -1 on items without answers) and whether two or more labels have it on an answered
+ * item (tied). Returns 1, having written nothing past the tables, if an item or label code is
+ * out of range (the caller then raises base.check_answers' error). */
+int qn_vote_pass(const int64_t *items, const int64_t *labels, int64_t n, int64_t n_items, int64_t k,
+                 int64_t *counts, int64_t *n_answers, double *shares, int64_t *best, int64_t *chosen,
+                 uint8_t *tied) {
+    uint64_t bad = 0;
+    memset(counts, 0, (size_t)(n_items * k) * sizeof(int64_t));
+    for (int64_t j = 0; j < n; j++) {
+        uint64_t i = (uint64_t)items[j], l = (uint64_t)labels[j];
+        bad |= (i >= (uint64_t)n_items) | (l >= (uint64_t)k);
+        i = i < (uint64_t)n_items ? i : 0;
+        l = l < (uint64_t)k ? l : 0;
+        counts[i * k + l]++;
+    }
+    if (bad) return 1;
+    for (int64_t i = 0; i < n_items; i++) {
+        const int64_t *c = counts + i * k;
+        int64_t total = c[0], top = c[0], at = 0, n_top = 1;
+        for (int64_t t = 1; t < k; t++) {
+            total += c[t];
+            if (c[t] > top) top = c[t], at = t, n_top = 1;
+            else if (c[t] == top) n_top++;
+        }
+        n_answers[i] = total;
+        double denominator = (double)(total > 1 ? total : 1);
+        for (int64_t t = 0; t < k; t++) shares[i * k + t] = (double)c[t] / denominator;
+        best[i] = top;
+        chosen[i] = total > 0 ? at : -1;
+        tied[i] = n_top > 1 && total > 0;
+    }
+    return 0;
+}
+
+/* Pass 2, the M-step sums: out[(annotator * k + label) * k + t] += shares[item * k + t], answers
+ * in input order (as SciPy's sparse products visit them); out (n_annotators * k * k) is zeroed
+ * first. Returns 1 if an annotator code is out of range (item and label codes were checked by
+ * pass 1). */
+int qn_share_sums(const int64_t *items, const int64_t *annotators, const int64_t *labels, int64_t n,
+                  int64_t n_annotators, int64_t k, const double *shares, double *out) {
+    uint64_t bad = 0;
+    memset(out, 0, (size_t)(n_annotators * k * k) * sizeof(double));
+    for (int64_t j = 0; j < n; j++) {
+        uint64_t a = (uint64_t)annotators[j];
+        bad |= a >= (uint64_t)n_annotators;
+        a = a < (uint64_t)n_annotators ? a : 0;
+        double *o = out + ((int64_t)a * k + labels[j]) * k;
+        const double *sh = shares + items[j] * k;
+        if (k == 3) {
+            o[0] += sh[0];
+            o[1] += sh[1];
+            o[2] += sh[2];
+        } else {
+            for (int64_t t = 0; t < k; t++) o[t] += sh[t];
+        }
+    }
+    return (int)bad;
+}
+
+/* Pass 3, the E-step sums: out[item * k + c] = sum of weights[(annotator * k + label) * k + c]
+ * over the item's answers (quantized weights: exact sums, any order). */
+void qn_weight_sums(const int64_t *items, const int64_t *annotators, const int64_t *labels, int64_t n, int64_t n_items,
+                    int64_t k, const double *weights, double *out) {
+    memset(out, 0, (size_t)(n_items * k) * sizeof(double));
+    for (int64_t j = 0; j < n; j++) {
+        double *o = out + items[j] * k;
+        const double *w = weights + (annotators[j] * k + labels[j]) * k;
+        for (int64_t t = 0; t < k; t++) o[t] += w[t];
+    }
+}
+
+/* Ties, as majority._break_ties with the keys [key1 (n_items, k), key2 (k,)]: among the labels
+ * with the most votes, those with the highest key1, then the highest key2, then the lowest;
+ * level 1, 2 or 3 says which settled it (0 on untied items). */
+void qn_break_ties(const int64_t *counts, const int64_t *best, const uint8_t *tied, int64_t n_items, int64_t k,
+                   const double *key1, const double *key2, int64_t *chosen, int8_t *level) {
+    uint8_t candidate[256];
+    for (int64_t i = 0; i < n_items; i++) {
+        level[i] = 0;
+        if (!tied[i]) continue;
+        const int64_t *c = counts + i * k;
+        for (int64_t t = 0; t < k; t++) candidate[t] = c[t] == best[i];
+        int settled = 0;
+        for (int key = 1; key <= 2 && !settled; key++) {
+            const double *v = key == 1 ? key1 + i * k : key2;
+            double top = -__builtin_inf();
+            for (int64_t t = 0; t < k; t++)
+                if (candidate[t] && v[t] > top) top = v[t];
+            int left = 0;
+            for (int64_t t = 0; t < k; t++) {
+                candidate[t] = candidate[t] && v[t] == top;
+                left += candidate[t];
+            }
+            if (left == 1) settled = key;
+        }
+        level[i] = (int8_t)(settled ? settled : 3);
+        for (int64_t t = 0; t < k; t++)
+            if (candidate[t]) {
+                chosen[i] = t;
+                break;
+            }
+    }
+}
+/* Softmax, first half: scores[i, t] += log_prior[t], then minus (row maximum + 1). */
+void qn_softmax_shift(double *scores, int64_t n_items, int64_t k, const double *log_prior) {
+    for (int64_t i = 0; i < n_items; i++) {
+        double *s = scores + i * k;
+        for (int64_t t = 0; t < k; t++) s[t] += log_prior[t];
+        double top = s[0];
+        for (int64_t t = 1; t < k; t++) top = s[t] > top ? s[t] : top;
+        top += 1.0;
+        for (int64_t t = 0; t < k; t++) s[t] -= top;
+    }
+}
+
+/* Softmax, second half (after exp): each row divided by its sum (added in label order); the
+ * chosen label's posterior, 0 on items without answers (chosen -1). */
+void qn_softmax_finish(double *scores, int64_t n_items, int64_t k, const int64_t *chosen, double *confidence) {
+    for (int64_t i = 0; i < n_items; i++) {
+        double *s = scores + i * k;
+        double total = s[0];
+        for (int64_t t = 1; t < k; t++) total += s[t];
+        for (int64_t t = 0; t < k; t++) s[t] /= total;
+        confidence[i] = chosen[i] >= 0 ? s[chosen[i]] : 0.0;
+    }
+}
