@@ -122,19 +122,25 @@ def _pick_sql(order: str, *, gold: bool, skip_locked: bool) -> str:
             f"ORDER BY {order_sql} LIMIT 1{lock}")
 
 
-def _lease_cte_sql(order: str, *, gold: bool) -> str:
+def _lease_cte_sql(order: str, *, gold: bool, guard: str = "", tagged: bool = False) -> str:
     """PostgreSQL: pick, count the lease on the item and insert it, in one statement (so one
     round trip and its own transaction). Params: project, annotator, annotator, project,
-    annotator, expires_at, created_at."""
+    annotator, expires_at, created_at. ``guard``: a further condition of the pick (see
+    :func:`_next_sql`); ``tagged``: rows as :func:`_next_sql` gives them."""
+    pick = _pick_sql(order, gold=gold, skip_locked=True)
+    if guard:
+        pick = pick.replace(" ORDER BY ", f" AND {guard} ORDER BY ", 1)
     return (
-        f"WITH pick AS ({_pick_sql(order, gold=gold, skip_locked=True)}), "
+        f"WITH pick AS ({pick}), "
         f"upd AS (UPDATE {_T_ITEM} t SET lease_count = t.lease_count + 1, open_slots = t.open_slots - 1, "
         "status = CASE WHEN t.status = 'open' THEN 'in_progress' ELSE t.status END "
         "FROM pick WHERE t.id = pick.id RETURNING t.id, t.data, t.is_gold), "
         f"ins AS (INSERT INTO {_T_LEASE} (project_id, item_id, annotator_id, state, is_gold, expires_at, "
         "created_at, closed_at) SELECT %s, upd.id, %s, 'active', upd.is_gold, %s, %s, NULL FROM upd "
         "RETURNING id, item_id) "
-        "SELECT ins.id, upd.id, upd.data, upd.is_gold FROM ins JOIN upd ON upd.id = ins.item_id"
+        + ("SELECT 'new', ins.id, upd.id, upd.data, upd.is_gold, 'in_progress', NULL::timestamptz " if tagged
+           else "SELECT ins.id, upd.id, upd.data, upd.is_gold ")
+        + "FROM ins JOIN upd ON upd.id = ins.item_id"
     )
 
 
@@ -148,6 +154,33 @@ _HELD_SQL = (
     f"(SELECT 1 FROM {_T_LEASE} d WHERE d.project_id = %s AND d.state = 'active' AND d.expires_at < %s) "
     "ORDER BY 1"
 )
+
+
+# PostgreSQL, next-task in one statement: the caller's open leases (``held``), whether any lease of
+# the project is overdue (``due``), and a new lease only when neither gives the answer: no open
+# lease outside ``exclude_leases``, fewer than MAX_OPEN_LEASES, nothing overdue (expiry runs
+# first then, in Python). Rows: ('new' | 'held' | 'due', lease, item, data, is_gold, status,
+# expires_at). Params: annotator, project, now, project, now, exclude_leases, then the pick's.
+_HELD_CTES = (
+    "held AS (SELECT l.id, l.item_id, l.expires_at, i.data, i.is_gold, i.status "
+    f"FROM {_T_LEASE} l JOIN {_T_ITEM} i ON i.id = l.item_id "
+    "WHERE l.annotator_id = %s AND l.project_id = %s AND l.state = 'active' AND l.expires_at > %s), "
+    f"due AS (SELECT EXISTS (SELECT 1 FROM {_T_LEASE} d WHERE d.project_id = %s AND d.state = 'active' "
+    "AND d.expires_at < %s) AS overdue), "
+    "guard AS (SELECT NOT (SELECT overdue FROM due) AND count(*) < " + str(MAX_OPEN_LEASES) + " "
+    "AND count(*) FILTER (WHERE NOT (id = ANY(%s::bigint[]))) = 0 AS ok FROM held)"
+)
+_GUARD_SQL = "(SELECT ok FROM guard)"
+
+
+def _next_sql(order: str, *, gold: bool) -> str:
+    lease = _lease_cte_sql(order, gold=gold, guard=_GUARD_SQL, tagged=True)
+    assert lease.startswith("WITH ")
+    return (
+        f"WITH {_HELD_CTES}, {lease[len('WITH '):]} "
+        "UNION ALL SELECT 'held', id, item_id, data, is_gold, status, expires_at FROM held "
+        "UNION ALL SELECT 'due', NULL, NULL, NULL, NULL, NULL, NULL FROM due WHERE overdue"
+    )
 
 
 def _offer(project: Project, annotator: Annotator, lease_id: int, item_id: int, data, is_gold, expires_at,
@@ -200,9 +233,10 @@ def task_next(*, project: Project, annotator: Annotator, exclude_leases: list[in
     ``membership``: the caller's membership when already loaded (the API does it in the same
     query as the project); it is checked for a pause here either way.
 
-    Statements on PostgreSQL, when a new lease is handed out: one for the caller's open leases
-    that also tells whether any lease of the project is overdue (an index probe; expiry runs
-    only then), and one that picks, leases and counts.
+    On PostgreSQL one statement (:func:`_next_sql`) reads the caller's open leases, tells whether
+    any lease of the project is overdue (an index probe; expiry runs only then) and, when neither
+    settles the answer, picks, leases and counts. A second one only after an expiry, or when a
+    gold item was due and none was left.
     """
     if membership is None:
         membership_for(project=project, annotator=annotator)
@@ -210,13 +244,31 @@ def task_next(*, project: Project, annotator: Annotator, exclude_leases: list[in
         _check_membership(membership)
     now = timezone.now()
     at = rawsql.time_param(now)
-    held = rawsql.fetchall(_HELD_SQL, [annotator.pk, project.pk, at, project.pk, at])
-    if any(row[0] is None for row in held):
+    skip = set(exclude_leases or ())
+    rng = rng or random
+    gold = bool(project.gold_rate) and rng.random() < project.gold_rate
+    if connection.vendor == "postgresql":
+        # One statement: the open leases, the overdue check and, when those leave it to a new
+        # lease, the new lease (gold or not, as rolled above).
+        expires = now + timedelta(seconds=project.lease_seconds)
+        rows = rawsql.fetchall(_next_sql(project.task_order, gold=gold), [
+            annotator.pk, project.pk, at, project.pk, at, list(skip),
+            project.pk, annotator.pk, annotator.pk, project.pk, annotator.pk, expires, now])
+        for tag, lease_id, item_id, data, is_gold, _status, _expires in rows:
+            if tag == "new":
+                return _offer(project, annotator, lease_id, item_id, data, is_gold, expires)
+        held = sorted((r[1], r[2], r[6], r[3], r[4], r[5]) for r in rows if r[0] == "held")
+        overdue = any(r[0] == "due" for r in rows)
+        picked = not overdue and len(held) < MAX_OPEN_LEASES and all(r[0] in skip for r in held)
+    else:
+        held = rawsql.fetchall(_HELD_SQL, [annotator.pk, project.pk, at, project.pk, at])
+        overdue = any(row[0] is None for row in held)
+        held = [row for row in held if row[0] is not None]
+        picked = False
+    if overdue:
         # Overdue leases elsewhere in the project go back to the pool first (none of them is
         # among the caller's open leases above, which are all unexpired).
         lease_expire_due(project=project, now=now)
-        held = [row for row in held if row[0] is not None]
-    skip = set(exclude_leases or ())
     for lease_id, item_id, expires_at, data, is_gold, status in held:
         if lease_id not in skip:
             return _offer(project, annotator, lease_id, item_id, data, is_gold, rawsql.time_value(expires_at),
@@ -224,11 +276,11 @@ def task_next(*, project: Project, annotator: Annotator, exclude_leases: list[in
     if len(held) >= MAX_OPEN_LEASES:
         raise DomainError.single(None, f"you hold {len(held)} open tasks; answer or skip one first",
                                  status=409, code="too_many_leases")
-    rng = rng or random
     offer = None
-    if project.gold_rate and rng.random() < project.gold_rate:
+    if gold and not picked:
         offer = _lease_new(project, annotator, gold=True, now=now)
-    if offer is None:
+    if offer is None and not (picked and not gold):
+        # (the statement above found no item of the pool for them: none left)
         offer = _lease_new(project, annotator, gold=False, now=now)
     return offer
 

@@ -458,3 +458,53 @@ def test_the_token_lookup_builds_the_instances_the_orm_would(lead_user):
     assert Membership.objects.get(pk=membership.pk).paused_reason == "checked"
     membership.project.refresh_from_db()
     assert membership.project.name == project.name
+
+
+def _statements(run) -> tuple[object, list[str]]:
+    """What ``run()`` returns, and the SQL statements it sent through psycopg's cursors."""
+    import psycopg
+
+    sent: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def execute(self, query, params=None, **kw):
+        sent.append(query if isinstance(query, str) else str(query))
+        return original(self, query, params, **kw)
+
+    psycopg.Cursor.execute = execute
+    try:
+        return run(), sent
+    finally:
+        psycopg.Cursor.execute = original
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the one-statement next task: PostgreSQL")
+def test_next_task_is_one_statement_and_a_gold_roll_with_no_gold_left_falls_back_to_the_pool(lead_user):
+    from labeling.services.items import item_import_objects
+    from labeling.services.tasks import task_next
+
+    project = make_project(lead_user, agree_k=1, min_answers=1, max_answers=1, gold_rate=1.0)
+    item_import_objects(project=project, objects=[{"external_id": "g0", "gold": "pos"}])
+    add_items(project, 3)
+    annotator = annotator_for_user(user=UserFactory(username="ann"))
+    member = Membership.objects.create(project=project, annotator=annotator)  # as the API passes it
+    # The gold roll (rate 1.0): the one gold item, in one statement.
+    offer, sent = _statements(lambda: task_next(project=project, annotator=annotator, membership=member, exclude_leases=[]))
+    assert offer.item.is_gold and len(sent) == 1, sent
+    # The same call again: the lease they hold comes back, still one statement, nothing new leased.
+    again, sent = _statements(lambda: task_next(project=project, annotator=annotator, membership=member))
+    assert again.lease.pk == offer.lease.pk and len(sent) == 1
+    # Excluding it: gold is rolled again but none is left for them, so a pool item is leased.
+    pool, sent = _statements(lambda: task_next(project=project, annotator=annotator, membership=member,
+                                               exclude_leases=[offer.lease.pk]))
+    assert not pool.item.is_gold and len(sent) == 2, sent
+    assert Lease.objects.filter(annotator=annotator, state=LeaseState.ACTIVE).count() == 2
+    # Two held and excluded, a third allowed; then the fourth is refused (at most three open).
+    third = task_next(project=project, annotator=annotator, membership=member, exclude_leases=[offer.lease.pk, pool.lease.pk])
+    assert third.lease.pk not in (offer.lease.pk, pool.lease.pk)
+    from labeling.errors import DomainError
+
+    with pytest.raises(DomainError) as refused:
+        task_next(project=project, annotator=annotator, membership=member,
+                  exclude_leases=[offer.lease.pk, pool.lease.pk, third.lease.pk])
+    assert refused.value.code == "too_many_leases"
