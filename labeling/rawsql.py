@@ -3,10 +3,12 @@
 Django's ORM spends most of a small request building SQL (about 0.5 ms per statement on these
 machines, several times what the database needs to run it). The annotation hot path (token
 lookup, membership, next task, submit) therefore uses fixed SQL strings built once per process,
-run on Django's own connection (same transactions; on PostgreSQL through a psycopg cursor with
-prepared statements, see ``_cursor``, so they do not show in Django's query log) and loaded
-back into model instances with the ORM's own value converters, so callers get the same objects
-the ORM would have given them. Everything else uses the ORM.
+run on Django's own connection (same transactions) and loaded back into model instances with
+the ORM's own value converters, so callers get the same objects the ORM would have given them.
+On PostgreSQL they go through libpq directly (``_wire``: psycopg's ``pgconn``, each statement
+prepared once per connection, parameters and results as text), which costs a fraction of a
+psycopg cursor's Python per statement; they do not show in Django's query log. Everything
+else uses the ORM.
 
 The SQL here is portable between PostgreSQL and SQLite; where one statement can do more on
 PostgreSQL (``FOR UPDATE SKIP LOCKED``, data-modifying CTEs) the caller picks the variant with
@@ -16,13 +18,16 @@ PostgreSQL (``FOR UPDATE SKIP LOCKED``, data-modifying CTEs) the caller picks th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
+from datetime import timezone as dt_timezone
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, ProgrammingError, connection, connections, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
@@ -44,45 +49,141 @@ _PREPARE = settings.QUORUM.get("PREPARED_STATEMENTS", True)
 
 @contextmanager
 def _cursor():
-    """On PostgreSQL, a server-binding psycopg cursor on Django's connection (same transaction)
-    whose statements are prepared once per connection: these statements run thousands of
-    times, and planning them anew each time cost PostgreSQL more than running them. Errors
-    come out as Django's (``IntegrityError`` and so on), as from ``connection.cursor()``.
-    Elsewhere (or with QUORUM_PREPARED_STATEMENTS=0, e.g. behind a pooler in transaction mode),
-    Django's own cursor."""
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor != "postgresql" or not _PREPARE:
-        with db.cursor() as cursor:
-            yield cursor, {}
-        return
-
-    db.close_if_health_check_failed()  # as Django's cursor(): once per request, if CONN_HEALTH_CHECKS
-    with db.wrap_database_errors:
-        yield _kept_cursor(db, _ready(db)), {"prepare": True}
+    """Django's own cursor (SQLite, or QUORUM_PREPARED_STATEMENTS=0, e.g. behind a pooler in
+    transaction mode); on PostgreSQL the statements go through :func:`_wire` instead."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        yield cursor
 
 
-def _kept_cursor(db, raw):
-    """One psycopg cursor per connection, kept: a new cursor looks up the loader of every result
-    column again (a fifth of a statement's cost on the token query's 50 columns). Callers
-    consume the results before the next statement (nothing here is re-entrant)."""
-    import psycopg
-
-    cursor = getattr(db, "_quorum_cursor", None)
-    if cursor is None or cursor.connection is not raw or cursor.closed:
-        cursor = db._quorum_cursor = psycopg.Cursor(raw)
-    return cursor
+def _wired(db) -> bool:
+    return db.vendor == "postgresql" and _PREPARE
 
 
 def _ready(db):
     """Django's psycopg connection, connected and not in a broken transaction."""
     db.ensure_connection()
     db.validate_no_broken_transaction()
-    raw = db.connection
-    if raw.prepare_threshold is None:
-        # Django turns automatic preparation off (None); a huge threshold keeps it off for the
-        # ORM's statements while ``prepare=True`` below prepares these.
-        raw.prepare_threshold = 2**31
-    return raw
+    return db.connection
+
+
+class _Statement:
+    """One statement as prepared on a connection: its name, its SQL with ``$n`` placeholders and
+    the parameter types it was prepared with (a statement run with other types is another one)."""
+
+    __slots__ = ("name", "query", "types", "decoders")
+
+    def __init__(self, name: bytes, query: bytes, types: tuple[int, ...]) -> None:
+        self.name, self.query, self.types = name, query, types
+        self.decoders: list | None = None  # per result column, from the first result
+
+
+_STATEMENTS: dict[tuple[str, tuple[int, ...]], _Statement] = {}
+
+
+def _statement(sql: str, types: tuple[int, ...]) -> _Statement:
+    found = _STATEMENTS.get((sql, types))
+    if found is None:
+        parts = re.split(r"(%s|%%)", sql)
+        out, n = [], 0
+        for part in parts:
+            if part == "%s":
+                n += 1
+                out.append(f"${n}")
+            elif part == "%%":
+                out.append("%")
+            else:
+                out.append(part)
+        if n != len(types):
+            raise ProgrammingError(f"the statement has {n} placeholders but {len(types)} parameters were given")
+        found = _STATEMENTS[(sql, types)] = _Statement(b"quorum_%d" % len(_STATEMENTS), "".join(out).encode(), types)
+    return found
+
+
+class _Wire:
+    """The statements prepared on one psycopg connection (kept on Django's connection wrapper,
+    replaced with the connection). psycopg itself prepares nothing on these connections (Django
+    leaves its prepare threshold off), so no rollback of psycopg's (which deallocates all
+    prepared statements when psycopg has any) takes these away."""
+
+    __slots__ = ("raw", "pgconn", "prepared")
+
+    def __init__(self, raw) -> None:
+        self.raw, self.pgconn, self.prepared = raw, raw.pgconn, set()
+
+
+def _wire(sql: str, params: Sequence[Any], db=None):
+    """Run ``sql`` on PostgreSQL through libpq directly (psycopg's ``pgconn``), as a statement
+    prepared once per connection; returns the libpq result and the statement.
+
+    psycopg's cursor spends about 50 us of Python per statement on things these few fixed
+    statements do not need (a transformer per result, dumpers looked up per parameter, result
+    loaders instantiated per column); here the parameters are encoded as text by their Python
+    type, the server parses them with the types psycopg would have declared, and the results
+    come back as text and are decoded by column type (:func:`_decoder`). libpq releases the GIL
+    while it waits for the server. The transaction follows psycopg's own rules: outside
+    autocommit, a BEGIN (psycopg's, with its isolation level) before the first statement."""
+    import psycopg
+
+    db = db or connections[DEFAULT_DB_ALIAS]
+    raw = _ready(db)
+    wire = getattr(db, "_quorum_wire", None)
+    if wire is None or wire.raw is not raw:
+        wire = db._quorum_wire = _Wire(raw)
+    types, values = _encode(params)
+    stmt = _statement(sql, types)
+    pgconn = wire.pgconn
+    if not raw.autocommit and pgconn.transaction_status == _IDLE:
+        _check(pgconn.exec_(raw._get_tx_start_command()), pgconn, psycopg)
+    if stmt.name not in wire.prepared:
+        _check(pgconn.prepare(stmt.name, stmt.query, stmt.types), pgconn, psycopg)
+        wire.prepared.add(stmt.name)
+    result = pgconn.exec_prepared(stmt.name, values)
+    if (result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == b"26000"
+            and pgconn.transaction_status == _IDLE):
+        # Our statements were deallocated behind our back (a DISCARD ALL, or psycopg's rollback
+        # if something made psycopg prepare on this connection): prepare again and retry, which
+        # is safe outside a transaction. Inside one the error stands (the transaction is lost).
+        wire.prepared.clear()
+        _check(pgconn.prepare(stmt.name, stmt.query, stmt.types), pgconn, psycopg)
+        wire.prepared.add(stmt.name)
+        result = pgconn.exec_prepared(stmt.name, values)
+    elif result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == b"26000":
+        wire.prepared.clear()
+    return _check(result, pgconn, psycopg), stmt
+
+
+def _check(result, pgconn, psycopg):
+    if result.status in (_TUPLES_OK, _COMMAND_OK):
+        return result
+    if pgconn.status == _BAD:
+        raise psycopg.OperationalError(f"the connection to the database was lost: "
+                                       f"{pgconn.get_error_message()}")
+    raise psycopg.errors.error_from_result(result)
+
+
+def _rows(result, stmt: _Statement) -> list[tuple]:
+    decoders = stmt.decoders
+    if decoders is None:
+        decoders = stmt.decoders = [_decoder(result.ftype(j)) for j in range(result.nfields)]
+    get = result.get_value
+    rows = []
+    for i in range(result.ntuples):
+        row = []
+        for j, decode in enumerate(decoders):
+            value = get(i, j)
+            row.append(None if value is None else decode(value))
+        rows.append(tuple(row))
+    return rows
+
+
+def _run(sql: str, params: Sequence[Any], one: bool):
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.wrap_database_errors:
+        result, stmt = _wire(sql, params, db)
+        if one:
+            rows = _rows(result, stmt) if result.ntuples else []
+            return rows[0] if rows else None
+        return _rows(result, stmt)
 
 
 def fetchone(sql: str, params: Sequence[Any] = (), *, repeatable: bool = False) -> tuple | None:
@@ -91,37 +192,159 @@ def fetchone(sql: str, params: Sequence[Any] = (), *, repeatable: bool = False) 
     on every request): if the kept connection turns out to be dead (the server restarted, a
     proxy dropped it), it runs once more on a new connection."""
     db = connections[DEFAULT_DB_ALIAS]
-    if (repeatable and db.vendor == "postgresql" and _PREPARE and db.connection is not None
-            and db.health_check_enabled and not db.health_check_done and not db.in_atomic_block):
+    if not _wired(db):
+        with _cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    if (repeatable and db.connection is not None and db.health_check_enabled and not db.health_check_done
+            and not db.in_atomic_block):
         import psycopg
 
         db.health_check_done = True
-        raw = _ready(db)
         try:
-            cursor = _kept_cursor(db, raw)
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone()
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            if not (raw.closed or raw.broken):
+            result, stmt = _wire(sql, params, db)
+            rows = _rows(result, stmt)
+            return rows[0] if rows else None
+        except psycopg.OperationalError:
+            raw = db.connection
+            if raw is not None and not (raw.closed or raw.broken):
                 with db.wrap_database_errors:
                     raise
             db.close()  # dead: what follows connects anew
-    with _cursor() as (cursor, options):
-        cursor.execute(sql, params, **options)
-        return cursor.fetchone()
+    return _run(sql, params, True)
 
 
 def fetchall(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-    with _cursor() as (cursor, options):
-        cursor.execute(sql, params, **options)
-        return cursor.fetchall()
+    if not _wired(connections[DEFAULT_DB_ALIAS]):
+        with _cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    return _run(sql, params, False)
 
 
 def execute(sql: str, params: Sequence[Any] = ()) -> int:
     """Run a statement; the number of rows it changed."""
-    with _cursor() as (cursor, options):
-        cursor.execute(sql, params, **options)
-        return cursor.rowcount
+    db = connections[DEFAULT_DB_ALIAS]
+    if not _wired(db):
+        with _cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+    with db.wrap_database_errors:
+        result, _ = _wire(sql, params, db)
+        count = result.command_tuples
+        return -1 if count is None else count
+
+
+# --- text encoding of parameters and decoding of results (PostgreSQL) ---------------------------
+# The parameter types are those psycopg declares for the same Python values (int8 for ints that
+# fit, numeric beyond; text values as "unknown", typed by the statement), so a statement means
+# the same here as through a psycopg cursor.
+
+# libpq's PQTRANS_IDLE, PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_FATAL_ERROR, CONNECTION_BAD, PG_DIAG_SQLSTATE
+_IDLE, _TUPLES_OK, _COMMAND_OK, _FATAL_ERROR, _BAD, _SQLSTATE = 0, 2, 1, 7, 1, ord("C")
+_INT8, _NUMERIC, _FLOAT8, _BOOL, _UNKNOWN, _TIMESTAMPTZ, _TIMESTAMP, _DATE = 20, 1700, 701, 16, 0, 1184, 1114, 1082
+_JSON, _JSONB, _INT8_ARRAY = 114, 3802, 1016
+
+
+_PLAIN = frozenset((int, str, bool, float, datetime, list))
+
+
+def _encode(params: Sequence[Any]) -> tuple[tuple[int, ...], list[bytes | None]]:
+    from psycopg.types.json import Json, Jsonb
+
+    types, values = [], []
+    for value in params:
+        kind = type(value)
+        if kind not in _PLAIN and value is not None:  # str and int enums (TextChoices...), subclasses
+            for base in (bool, int, str, float, datetime, date, Decimal, list):
+                if isinstance(value, base):
+                    if base in (bool, int, str, float):  # numpy's float64 is a float, and so on
+                        value = base(value) if base is not str else str.__str__(value)
+                    kind = base
+                    break
+        if value is None:
+            types.append(_UNKNOWN)
+            values.append(None)
+        elif kind is int:
+            types.append(_INT8 if -2**63 <= value < 2**63 else _NUMERIC)
+            values.append(b"%d" % value)
+        elif kind is str:
+            data = value.encode()
+            if b"\x00" in data:
+                from django.db import DataError
+
+                raise DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+            types.append(_UNKNOWN)
+            values.append(data)
+        elif kind is bool:
+            types.append(_BOOL)
+            values.append(b"t" if value else b"f")
+        elif kind is float:
+            types.append(_FLOAT8)
+            values.append(repr(value).encode())
+        elif kind is datetime:
+            types.append(_TIMESTAMP if value.tzinfo is None else _TIMESTAMPTZ)
+            values.append(value.isoformat().encode())
+        elif kind is Jsonb or kind is Json:
+            dumps = value.dumps or json.dumps
+            data = dumps(value.obj)
+            types.append(_JSONB if kind is Jsonb else _JSON)
+            values.append(data.encode() if isinstance(data, str) else bytes(data))
+        elif kind is list and all(type(v) is int and -2**63 <= v < 2**63 for v in value):
+            types.append(_INT8_ARRAY)
+            values.append(b"{" + b",".join(b"%d" % v for v in value) + b"}")
+        elif kind is Decimal:
+            types.append(_NUMERIC)
+            values.append(str(value).encode())
+        elif kind is date:
+            types.append(_DATE)
+            values.append(value.isoformat().encode())
+        else:
+            raise ProgrammingError(f"rawsql cannot send a parameter of type {kind.__name__}")
+    return tuple(types), values
+
+
+def _utc_timestamp(data: bytes) -> datetime:
+    value = datetime.fromisoformat(data.decode())
+    return value if value.utcoffset() else value.replace(tzinfo=dt_timezone.utc)
+
+
+def _decoder(oid: int):
+    """bytes (a column in text format) -> the value psycopg gives with Django's loaders (jsonb
+    stays text, timestamptz is an aware datetime in the connection's time zone, UTC)."""
+    if oid in (20, 21, 23, 26):  # int8, int2, int4, oid
+        return int
+    if oid == 16:
+        return _BOOL_TEXT.__getitem__
+    if oid in (700, 701):
+        return float
+    if oid in (25, 1043, 1042, 19, 3802):  # text, varchar, bpchar, name, jsonb (Django: as text)
+        return bytes.decode
+    if oid == 114:  # json: psycopg's loader (Django replaces only jsonb's)
+        return json.loads
+    if oid == 1184:
+        return _utc_timestamp
+    if oid == 1114:
+        return lambda data: datetime.fromisoformat(data.decode())
+    if oid == 1082:
+        return lambda data: date.fromisoformat(data.decode())
+    if oid == 1700:
+        return lambda data: Decimal(data.decode())
+    return _psycopg_loader(oid)
+
+
+_BOOL_TEXT = {b"t": True, b"f": False}
+
+
+def _psycopg_loader(oid: int):
+    """Anything else: psycopg's own text loader for that type on this connection."""
+    from psycopg.pq import Format
+
+    raw = connections[DEFAULT_DB_ALIAS].connection
+    loader = raw.adapters.get_loader(oid, Format.TEXT)
+    if loader is None:
+        return bytes.decode
+    return loader(oid, raw).load
 
 
 def time_param(value: datetime) -> Any:

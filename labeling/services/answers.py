@@ -96,6 +96,8 @@ _STATE_SQL = (
     "FROM labeling_annotatorestimate e WHERE e.project_id = %s AND e.annotator_id = %s"
     ") x ON 1 = 1 ORDER BY x.id"
 )
+# What the submit knows of the item (from the lock): the instance it hands on has these loaded.
+_ITEM_FIELDS = ("id", "project_id", "status", "is_gold", "gold", "lease_count", "confidence")
 _ANSWER_INSERT_SQL = (
     "INSERT INTO labeling_answer (item_id, annotator_id, value, seconds, source, client_request_id, excluded, "
     "result, created_at) VALUES (%s, %s, %s, %s, %s, %s, FALSE, %s, %s) RETURNING id"
@@ -161,9 +163,8 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
     lock = " FOR UPDATE OF i" if connection.vendor == "postgresql" else ""
     try:
         with transaction.atomic():
-            # A refusal is returned, not raised, out of the block: the transaction only read, and
-            # committing it keeps the connection's prepared statements (psycopg drops them all on
-            # a rollback, and the next requests would pay for planning them again).
+            # A refusal is returned, not raised, out of the block: the transaction only read, so
+            # it commits (nothing to undo; a rollback would also end it, at the same cost).
             outcome = _submit_locked(project=project, annotator=annotator, item_id=item_id, value=value,
                                      seconds=seconds, lease_id=lease_id, client_request_id=client_request_id,
                                      source=source, lock=lock)
@@ -230,9 +231,8 @@ def _submit_locked(*, project: Project, annotator, item_id: int, value: Any, sec
         writes.add("UPDATE labeling_lease SET state = 'answered', closed_at = %s WHERE id = %s "
                    "AND state = 'active'", [rawsql.time_param(now), held_id])
         lease_count -= 1
-    item = Item(id=item_id, project_id=project.pk, status=status, is_gold=bool(is_gold),
-                gold=rawsql.json_value(gold), lease_count=lease_count, confidence=confidence)
-    item._state.adding = False
+    item = rawsql.build(Item, _ITEM_FIELDS, (item_id, project.pk, status, bool(is_gold), rawsql.json_value(gold),
+                                             lease_count, confidence))
     if is_gold:
         writes.add("UPDATE labeling_item SET answer_count = answer_count + 1, lease_count = %s, "
                    "open_slots = needed - %s WHERE id = %s", [lease_count, lease_count, item_id])

@@ -122,11 +122,14 @@ def _pick_sql(order: str, *, gold: bool, skip_locked: bool) -> str:
             f"ORDER BY {order_sql} LIMIT 1{lock}")
 
 
-def _lease_cte_sql(order: str, *, gold: bool, guard: str = "", tagged: bool = False) -> str:
+def _lease_cte_sql(order: str, *, gold: bool, guard: str = "", tagged: bool = False,
+                   async_commit: bool = False) -> str:
     """PostgreSQL: pick, count the lease on the item and insert it, in one statement (so one
     round trip and its own transaction). Params: project, annotator, annotator, project,
     annotator, expires_at, created_at. ``guard``: a further condition of the pick (see
-    :func:`_next_sql`); ``tagged``: rows as :func:`_next_sql` gives them."""
+    :func:`_next_sql`); ``tagged``: rows as :func:`_next_sql` gives them; ``async_commit``: the
+    statement's own transaction commits without waiting for the WAL flush (only when it is its
+    own transaction: see ``_ASYNC_COMMIT_CTE``)."""
     pick = _pick_sql(order, gold=gold, skip_locked=True)
     if guard:
         pick = pick.replace(" ORDER BY ", f" AND {guard} ORDER BY ", 1)
@@ -137,10 +140,12 @@ def _lease_cte_sql(order: str, *, gold: bool, guard: str = "", tagged: bool = Fa
         "FROM pick WHERE t.id = pick.id RETURNING t.id, t.data, t.is_gold), "
         f"ins AS (INSERT INTO {_T_LEASE} (project_id, item_id, annotator_id, state, is_gold, expires_at, "
         "created_at, closed_at) SELECT %s, upd.id, %s, 'active', upd.is_gold, %s, %s, NULL FROM upd "
-        "RETURNING id, item_id) "
+        "RETURNING id, item_id)"
+        + (f", {_ASYNC_COMMIT_CTE} " if async_commit else " ")
         + ("SELECT 'new', ins.id, upd.id, upd.data, upd.is_gold, 'in_progress', NULL::timestamptz " if tagged
            else "SELECT ins.id, upd.id, upd.data, upd.is_gold ")
         + "FROM ins JOIN upd ON upd.id = ins.item_id"
+        + (" CROSS JOIN async_commit" if async_commit else "")
     )
 
 
@@ -173,8 +178,17 @@ _HELD_CTES = (
 _GUARD_SQL = "(SELECT ok FROM guard)"
 
 
-def _next_sql(order: str, *, gold: bool) -> str:
-    lease = _lease_cte_sql(order, gold=gold, guard=_GUARD_SQL, tagged=True)
+# A lease is soft state: losing the last few on a crash only means those items are leased again
+# (a late answer is still taken while the item needs it). So the statement that only leases
+# commits asynchronously: its commit does not wait for the WAL flush (the WAL writer does it
+# within a few hundred ms, and any later synchronous commit, such as the answer on that lease,
+# flushes it first). ``set_config(..., true)`` lasts until the end of the statement's own
+# transaction; the CTE is joined to the new lease's row, so it runs exactly when a lease is written.
+_ASYNC_COMMIT_CTE = "async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS v)"
+
+
+def _next_sql(order: str, *, gold: bool, async_commit: bool = False) -> str:
+    lease = _lease_cte_sql(order, gold=gold, guard=_GUARD_SQL, tagged=True, async_commit=async_commit)
     assert lease.startswith("WITH ")
     return (
         f"WITH {_HELD_CTES}, {lease[len('WITH '):]} "
@@ -183,13 +197,17 @@ def _next_sql(order: str, *, gold: bool) -> str:
     )
 
 
+_OFFER_LEASE = ("id", "project_id", "item_id", "annotator_id", "state", "is_gold", "expires_at")
+_OFFER_ITEM = ("id", "project_id", "data", "is_gold", "status")
+
+
 def _offer(project: Project, annotator: Annotator, lease_id: int, item_id: int, data, is_gold, expires_at,
            status: str = ItemStatus.IN_PROGRESS) -> TaskOffer:
-    lease = Lease(id=lease_id, project_id=project.pk, item_id=item_id, annotator_id=annotator.pk,
-                  state=LeaseState.ACTIVE, is_gold=bool(is_gold), expires_at=expires_at)
-    item = Item(id=item_id, project_id=project.pk, data=rawsql.json_value(data), is_gold=bool(is_gold),
-                status=status)
-    lease._state.adding = item._state.adding = False
+    """The offer's lease and item as loaded instances (the other fields deferred, as from the ORM
+    with ``only()``), built without ``Model.__init__`` (``rawsql.build``)."""
+    lease = rawsql.build(Lease, _OFFER_LEASE, (lease_id, project.pk, item_id, annotator.pk, LeaseState.ACTIVE,
+                                               bool(is_gold), expires_at))
+    item = rawsql.build(Item, _OFFER_ITEM, (item_id, project.pk, rawsql.json_value(data), bool(is_gold), status))
     return TaskOffer(lease, item)
 
 
@@ -197,7 +215,8 @@ def _lease_new(project: Project, annotator: Annotator, *, gold: bool, now) -> Ta
     expires = now + timedelta(seconds=project.lease_seconds)
     order = project.task_order
     if connection.vendor == "postgresql":
-        row = rawsql.fetchone(_lease_cte_sql(order, gold=gold), [
+        sql = _lease_cte_sql(order, gold=gold, async_commit=not connection.in_atomic_block)
+        row = rawsql.fetchone(sql, [
             project.pk, annotator.pk, annotator.pk, project.pk, annotator.pk, expires, now])
         if row is None:
             return None
@@ -251,7 +270,8 @@ def task_next(*, project: Project, annotator: Annotator, exclude_leases: list[in
         # One statement: the open leases, the overdue check and, when those leave it to a new
         # lease, the new lease (gold or not, as rolled above).
         expires = now + timedelta(seconds=project.lease_seconds)
-        rows = rawsql.fetchall(_next_sql(project.task_order, gold=gold), [
+        sql = _next_sql(project.task_order, gold=gold, async_commit=not connection.in_atomic_block)
+        rows = rawsql.fetchall(sql, [
             annotator.pk, project.pk, at, project.pk, at, list(skip),
             project.pk, annotator.pk, annotator.pk, project.pk, annotator.pk, expires, now])
         for tag, lease_id, item_id, data, is_gold, _status, _expires in rows:

@@ -461,21 +461,22 @@ def test_the_token_lookup_builds_the_instances_the_orm_would(lead_user):
 
 
 def _statements(run) -> tuple[object, list[str]]:
-    """What ``run()`` returns, and the SQL statements it sent through psycopg's cursors."""
-    import psycopg
+    """What ``run()`` returns, and the SQL statements it sent (on PostgreSQL the hand-written
+    ones go through ``rawsql._wire``, libpq directly)."""
+    from labeling import rawsql
 
     sent: list[str] = []
-    original = psycopg.Cursor.execute
+    original = rawsql._wire
 
-    def execute(self, query, params=None, **kw):
-        sent.append(query if isinstance(query, str) else str(query))
-        return original(self, query, params, **kw)
+    def wire(sql, params, db=None):
+        sent.append(sql)
+        return original(sql, params, db)
 
-    psycopg.Cursor.execute = execute
+    rawsql._wire = wire
     try:
         return run(), sent
     finally:
-        psycopg.Cursor.execute = original
+        rawsql._wire = original
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the one-statement next task: PostgreSQL")
@@ -508,3 +509,50 @@ def test_next_task_is_one_statement_and_a_gold_roll_with_no_gold_left_falls_back
         task_next(project=project, annotator=annotator, membership=member,
                   exclude_leases=[offer.lease.pk, pool.lease.pk, third.lease.pk])
     assert refused.value.code == "too_many_leases"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="asynchronous commit: PostgreSQL")
+def test_a_new_lease_commits_without_waiting_for_the_wal_flush():
+    """Next task's own transaction (a lease: soft state) commits asynchronously; the setting is
+    local to it, and an answer's transaction commits as usual."""
+    lead = UserFactory(username="boss")
+    project = make_project(lead, agree_k=2, min_answers=2, max_answers=3)
+    add_items(project, 12)
+    crowd = Crowd(project, 6)
+
+    def unflushed_wal() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_insert_lsn() - pg_current_wal_flush_lsn()")
+            return int(cursor.fetchone()[0])
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    lags = []
+    for i in range(6):
+        (r,), sent = _statements(lambda i=i: [crowd.next(i)])
+        assert r.status_code == 200 and r.json()["state"] == "task", r.json()
+        assert any("synchronous_commit" in sql for sql in sent), sent
+        lags.append(unflushed_wal())  # the lease's commit record, not yet flushed (the WAL
+        assert setting() == "on"      # writer flushes every 200 ms, so some lag must show)
+    assert any(lag > 0 for lag in lags), lags
+    (r,), sent = _statements(lambda: [crowd.answer(0, "pos", task=None)])
+    assert r.status_code == 201, r.json()
+    submit = [sql for sql in sent if "INSERT INTO labeling_answer" in sql]
+    assert submit and not any("synchronous_commit" in sql for sql in submit)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="asynchronous commit: PostgreSQL")
+def test_inside_a_callers_transaction_a_lease_commits_with_it(lead_user):
+    """Inside an atomic block (here the test's own) the lease statement leaves the commit alone:
+    the caller's transaction may hold writes that must be durable."""
+    project = make_project(lead_user, agree_k=2, min_answers=2, max_answers=3)
+    add_items(project, 2)
+    crowd = Crowd(project, 1)
+    assert connection.in_atomic_block
+    (r,), sent = _statements(lambda: [crowd.next(0)])
+    assert r.status_code == 200 and r.json()["state"] == "task", r.json()
+    assert sent and not any("synchronous_commit" in sql for sql in sent), sent
