@@ -452,9 +452,10 @@ def table_with_codes(parsed: native.ParsedAnswers) -> pa.Table:
     columns ``item, annotator, label`` dictionary-encoded over the sorted distinct names, whose
     int64 indices are the codes :func:`encode` gives.
 
-    The parse's codes follow the names' first appearance; unless that already is the sorted
-    order (the items of a file grouped in item order), the names are sorted as the pyarrow path
-    sorts them (:func:`_sort_indices`) and the codes remapped in place. :func:`encode` on the
+    The parse's codes already follow the sorted names for every column whose names came in
+    sorted order or are all of at most 16 bytes (sorted in C); otherwise they follow the names'
+    first appearance, and the names are sorted as the pyarrow path sorts them
+    (:func:`_sort_indices`) and the codes remapped in place. :func:`encode` on the
     returned table takes these codes as they are, once (an Arrow table is immutable, so the same
     object still holds the same values); the codes it hands out share their memory with the
     table's indices, as a NumPy view would.

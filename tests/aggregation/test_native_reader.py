@@ -200,7 +200,8 @@ def test_large_files_same_codes(tmp_path: Path, layout: str, _native: None) -> N
         rows.reverse()
     path = _write(tmp_path / "big.csv", _csv(list(COLUMNS), rows))
     parsed = native.parse_file(path)
-    assert parsed is not None and parsed.in_order[0] == (layout == "sorted")
+    # names of up to 16 bytes come back sorted whatever the row order (sorted in C)
+    assert parsed is not None and parsed.in_order == (True, True, True)
     _assert_same(*_both(path))
 
 
@@ -441,3 +442,61 @@ def test_majority_vote_same_errors(codes: dict, options: dict, monkeypatch: pyte
     kwargs = {"n_items": 2, "n_annotators": 1, "n_classes": 2, **options}
     args = (codes["items"], codes["annotators"], codes["labels"])
     _assert_same_votes(_votes(monkeypatch, "1", *args, **kwargs), _votes(monkeypatch, "0", *args, **kwargs))
+
+
+# -- names sorted in C (session 5): every shape of name, shuffled rows -----------------------------
+
+def _shuffled_file(tmp_path: Path, names: list[str], rng: np.random.Generator, answers: int = 3) -> Path:
+    rows = [[name, f"w{rng.integers(0, 40)}", ("bird", "cat", "dog")[rng.integers(0, 3)]]
+            for name in names for _ in range(answers)]
+    rows = [rows[i] for i in rng.permutation(len(rows))]
+    return _write(tmp_path / "s.csv", _csv(list(COLUMNS), rows))
+
+
+def _random_names(rng: np.random.Generator, n: int, alphabet: str, lengths: tuple[int, int]) -> list[str]:
+    # Python strings picked by index (NumPy's str_ would drop trailing NUL characters)
+    names = {"".join(alphabet[i] for i in rng.integers(0, len(alphabet), int(rng.integers(*lengths))))
+             for _ in range(n)}
+    return sorted(names)
+
+
+NAME_SHAPES = {
+    # a shared prefix, few bits differ (packed keys, two radix passes)
+    "item numbers": lambda rng: [f"item{i:07d}" for i in range(30_000)],
+    "numbers of varying length": lambda rng: [str(i) for i in rng.choice(10**7, 20_000, replace=False)],
+    # every byte differs (over 64 bits of key: a pass per byte)
+    "random 16 bytes": lambda rng: _random_names(rng, 20_000, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", (16, 17)),
+    "random 1-16 bytes": lambda rng: _random_names(rng, 20_000, "ab0\x00 ~", (1, 17)),
+    "prefixes of each other": lambda rng: ["a" * i for i in range(1, 17)] + ["a" * i + "\x00" for i in range(1, 16)]
+                                           + ["b", "ab", "ba", "\x00", "\x00a"],
+    "non-ASCII": lambda rng: _random_names(rng, 5_000, "éü猫𝔸Ａz", (1, 5)),
+    # over 16 bytes: sorted by Python (Arrow) as before
+    "17 bytes and longer": lambda rng: _random_names(rng, 5_000, "abc", (15, 40)),
+    "uuids": lambda rng: [str(__import__("uuid").UUID(int=int(x))) for x in rng.integers(0, 2**62, 5_000)],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(NAME_SHAPES))
+def test_shuffled_names_sorted_like_pyarrow(tmp_path: Path, shape: str, _native: None) -> None:
+    rng = np.random.default_rng(11)
+    names = NAME_SHAPES[shape](rng)
+    path = _shuffled_file(tmp_path, names, rng)
+    parsed = native.parse_file(path)
+    assert parsed is not None
+    longest = max(len(name.encode()) for name in names)
+    assert parsed.in_order[0] == (longest <= 16)  # over 16 bytes: left to Python's sort
+    assert parsed.names[0].to_pylist() == sorted(set(names), key=str.encode) or longest > 16
+    _assert_same(*_both(path))
+
+
+@pytest.mark.parametrize("column", COLUMNS)
+def test_each_column_sorted_in_c(tmp_path: Path, column: str, _native: None) -> None:
+    # many distinct names in the annotator or label column too, in random order
+    rng = np.random.default_rng(5)
+    values = {c: [f"{c[0]}{rng.integers(0, 9) if c != column else rng.integers(0, 5000)}" for _ in range(20_000)]
+              for c in COLUMNS}
+    rows = [[values[c][j] for c in COLUMNS] for j in range(20_000)]
+    path = _write(tmp_path / "c.csv", _csv(list(COLUMNS), rows))
+    parsed = native.parse_file(path)
+    assert parsed is not None and all(parsed.in_order)
+    _assert_same(*_both(path))

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 #: Must equal QN_ABI_VERSION in quorum_native.c.
-ABI_VERSION = 4
+ABI_VERSION = 5
 SOURCE = Path(__file__).with_name("quorum_native.c")
 LIBRARY = Path(__file__).with_name("_quorum_native.so")
 #: ``QUORUM_NATIVE=0`` (or false/no/off) forces the pyarrow path.
@@ -112,8 +112,10 @@ def active() -> ctypes.CDLL | None:
 
 @dataclass(frozen=True)
 class ParsedAnswers:
-    """Per column (item, annotator, label): int64 codes per row, in order of first appearance,
-    the distinct names in that order, and whether that order already is the sorted one."""
+    """Per column (item, annotator, label): int64 codes per row, the distinct names in code
+    order, and whether that order already is the sorted one (names seen in increasing order, or
+    sorted by the C code: every column whose names are all of at most 16 bytes); otherwise the
+    codes follow the names' first appearance and the caller sorts them."""
 
     codes: tuple[np.ndarray, np.ndarray, np.ndarray]
     names: tuple[pa.Array, pa.Array, pa.Array]

@@ -8,9 +8,12 @@
  * first appearance; while a column's names come in increasing order, as the items of a file
  * grouped in item order, a new name is only compared with the last one, no hashing; a field with
  * the same bytes as the same column of the row before takes that row's code).
+ * After the rows, a column whose names did not come in sorted order and are all of at most 16
+ * bytes has them sorted here (radix sort, sort_column) and its codes renumbered to sorted ranks.
  * It returns int64 codes per row and, per column, the distinct names (offsets + bytes), plus
- * whether the first-seen order already is the sorted (byte) order. Python then sorts the distinct
- * names and remaps the codes (qn_remap), so the codes are those of the pyarrow path.
+ * whether the codes already follow the sorted (byte) order. Only where they do not (a name over
+ * 16 bytes in a column seen out of order) Python sorts the distinct names and remaps the codes
+ * (qn_remap), so the codes are always those of the pyarrow path.
  *
  * Only the simple case is handled: anything else returns QN_UNHANDLED and the caller reads the
  * file with pyarrow, which gives today's results and error messages. Not handled: a quote
@@ -35,8 +38,9 @@
 #include <emmintrin.h>
 #endif
 
-/* Checked by the Python loader: bump on any change of the functions' signatures or meaning. */
-#define QN_ABI_VERSION 4
+/* Checked by the Python loader: bump on any change of the functions' signatures or meaning
+ * (5: qn_parse sorts the names of up to 16 bytes itself). */
+#define QN_ABI_VERSION 5
 #define QN_PADDING 80
 #define QN_MAX_COLUMNS 64
 
@@ -105,39 +109,49 @@ static const uint64_t BYTE_MASK[9] = {
     0, 0xffULL, 0xffffULL, 0xffffffULL, 0xffffffffULL, 0xffffffffffULL, 0xffffffffffffULL,
     0xffffffffffffffULL, 0xffffffffffffffffULL};
 
-/* A name of up to 16 bytes is its own key (two words, zero-padded, with its length): equal keys
- * mean equal names. A longer name is hashed into k0 (k1 = 0) and checked byte by byte. */
-static inline void name_key(const uint8_t *p, int64_t len, uint64_t *k0, uint64_t *k1) {
+/* The first 16 bytes of a name of up to 16 bytes as two zero-padded words (the sort's keys). */
+static inline void name_words(const uint8_t *p, int64_t len, uint64_t *k0, uint64_t *k1) {
     if (len <= 8) {
         *k0 = load8(p) & BYTE_MASK[len];
         *k1 = 0;
-    } else if (len <= 16) {
+    } else {
         *k0 = load8(p);
         *k1 = load8(p + 8) & BYTE_MASK[len - 8];
-    } else {
-        uint64_t h = (uint64_t)len * 0x9E3779B97F4A7C15ULL;
-        for (int64_t i = 0; i + 8 < len; i += 8) h = mix64(h ^ load8(p + i));
-        *k0 = mix64(h ^ load8(p + len - 8));  /* the last 8 bytes (overlapping) */
-        *k1 = 0;
     }
 }
 
-/* Slot of a key in a table of 2^(64 - shift) slots: Fibonacci hashing (the top bits of a product
- * depend on every bit of the key), of the key itself for names of up to 8 bytes (k1 = 0), else
- * of a mix of both words. */
-static inline int64_t slot_of(uint64_t k0, uint64_t k1, int64_t len, int shift) {
-    uint64_t h = k0 ^ (uint64_t)len;
-    if (k1) {
-        h *= 0x9E3779B97F4A7C15ULL;
-        h ^= (k1 * 0xC2B2AE3D27D4EB4FULL) >> 7;
-        h ^= h >> 32;
+/* A name's key in a column's hash table, 12 bytes (a, b), b never 0. A name of up to SHORT_NAME
+ * bytes is its own key: a its first 8 bytes, b the next 3 and the length in the top byte
+ * (zero-padded): equal keys mean equal names. A longer name is hashed into a, with b = 0xff in
+ * the top byte and the length's low bits below, and checked byte by byte. A slot is 16 bytes,
+ * four to a cache line. */
+#define SHORT_NAME 11
+static inline void table_key(const uint8_t *p, int64_t len, uint64_t *a, uint32_t *b) {
+    if (len <= 8) {
+        *a = load8(p) & BYTE_MASK[len];
+        *b = (uint32_t)len << 24;
+    } else if (len <= SHORT_NAME) {
+        *a = load8(p);
+        *b = ((uint32_t)load8(p + 8) & (uint32_t)BYTE_MASK[len - 8]) | (uint32_t)len << 24;
+    } else {
+        uint64_t h = (uint64_t)len * 0x9E3779B97F4A7C15ULL;
+        for (int64_t i = 0; i + 8 < len; i += 8) h = mix64(h ^ load8(p + i));
+        *a = mix64(h ^ load8(p + len - 8));  /* the last 8 bytes (overlapping) */
+        *b = 0xff000000u | ((uint32_t)len & 0xffffffu);
     }
+}
+
+/* Slot of a key in a table of 2^(64 - shift) slots: both words mixed, then Fibonacci hashing
+ * (the top bits of a product depend on every bit of the key). */
+static inline int64_t slot_of(uint64_t a, uint32_t b, int shift) {
+    uint64_t h = a * 0x9E3779B97F4A7C15ULL ^ (uint64_t)b * 0xC2B2AE3D27D4EB4FULL;
+    h ^= h >> 32;
     return (int64_t)((h * 0xD6E8FEB86659FD93ULL) >> shift);
 }
 
 typedef struct {
-    uint64_t k0, k1;
-    uint32_t len;  /* 0: empty slot */
+    uint64_t a;
+    uint32_t b;  /* 0: empty slot */
     uint32_t code;
 } slot;
 
@@ -149,10 +163,11 @@ typedef struct {
     int64_t *off;    /* n + 1 offsets into bytes */
     uint8_t *bytes;  /* the names, back to back, with 16 zero bytes after the last */
     int64_t nbytes, bytes_cap;
-    int sorted;
+    int sorted;      /* codes follow the names' byte order (seen in order, or sorted after) */
     const uint8_t *prev;
     int64_t prev_len, prev_code;
     int64_t repeats, misses;  /* fields equal to the row before's, or not; repeats -1: not tried */
+    int64_t longest;          /* bytes of the longest name */
 } column;
 
 typedef struct {
@@ -195,10 +210,14 @@ static slot *alloc_slots(int64_t size) {
 }
 
 static inline void put(slot *slots, int64_t mask, int shift, slot s) {
-    int64_t j = slot_of(s.k0, s.k1, s.len, shift);
-    while (slots[j].len) j = (j + 1) & mask;
+    int64_t j = slot_of(s.a, s.b, shift);
+    while (slots[j].b) j = (j + 1) & mask;
     slots[j] = s;
 }
+
+/* Tables of fewer slots (up to 1 MB) stay in cache: their lookups are done at once. A table
+ * only grows, so a column switches to the queue once, with nothing pending. */
+#define QUEUE_MIN (1 << 16)
 
 /* Move the table to size slots (a power of 2). */
 static int resize_table(column *c, int64_t size) {
@@ -207,7 +226,7 @@ static int resize_table(column *c, int64_t size) {
     slot *slots = alloc_slots(size);
     if (!slots) return QN_NOMEM;
     for (int64_t i = 0; i < c->size; i++)
-        if (c->slots[i].len) put(slots, size - 1, shift, c->slots[i]);
+        if (c->slots[i].b) put(slots, size - 1, shift, c->slots[i]);
     free(c->slots);
     c->slots = slots;
     c->size = size;
@@ -246,6 +265,7 @@ static int64_t append(column *c, const uint8_t *p, int64_t len) {
     c->nbytes += len;
     c->off[code + 1] = c->nbytes;
     c->n = code + 1;
+    if (len > c->longest) c->longest = len;
     return code;
 }
 
@@ -262,31 +282,33 @@ static int build_table(column *c) {
     if (resize_table(c, size) != QN_OK) return QN_NOMEM;
     for (int64_t i = 0; i < c->n; i++) {
         slot s;
-        s.len = (uint32_t)(c->off[i + 1] - c->off[i]);
         s.code = (uint32_t)i;
-        name_key(c->bytes + c->off[i], s.len, &s.k0, &s.k1);
+        table_key(c->bytes + c->off[i], c->off[i + 1] - c->off[i], &s.a, &s.b);
         put(c->slots, c->size - 1, c->shift, s);
     }
     return QN_OK;
 }
 
-/* The code of name p[0:len) with key (k0, k1) in a column in hash mode, added if new; -1 when
+/* The code of name p[0:len) with key (a, b) in a column in hash mode, added if new; -1 when
  * out of memory or too large. */
 static inline __attribute__((always_inline)) int64_t find_or_add(column *c, const uint8_t *p, int64_t len,
-                                                                 uint64_t k0, uint64_t k1) {
-    int64_t mask = c->size - 1, j = slot_of(k0, k1, len, c->shift);
+                                                                 uint64_t a, uint32_t b) {
+    int64_t mask = c->size - 1, j = slot_of(a, b, c->shift);
     for (;;) {
         slot s = c->slots[j];
-        if (!s.len) break;
-        if (s.k0 == k0 && s.k1 == k1 && s.len == (uint64_t)len &&
-            (len <= 16 || same_bytes(c->bytes + c->off[s.code], p, len)))
+        if (!s.b) break;
+        if (s.a == a && s.b == b &&
+            (len <= SHORT_NAME || (c->off[s.code + 1] - c->off[s.code] == len &&
+                                   same_bytes(c->bytes + c->off[s.code], p, len))))
             return s.code;
         j = (j + 1) & mask;
     }
     int64_t code = append(c, p, len);
     if (code < 0) return -1;
-    c->slots[j] = (slot){k0, k1, (uint32_t)len, (uint32_t)code};
-    if (c->n * 2 > c->size && resize_table(c, c->size * 2) != QN_OK) return -1;
+    c->slots[j] = (slot){a, b, (uint32_t)code};
+    /* at most a quarter full while the table stays in cache (fewer probes that the branch
+     * predictor cannot guess), at most half full beyond */
+    if (c->n * (c->size < QUEUE_MIN ? 4 : 2) > c->size && resize_table(c, c->size * 2) != QN_OK) return -1;
     return code;
 }
 
@@ -304,22 +326,21 @@ static int64_t lookup_sorted(column *c, const uint8_t *p, int64_t len) {
     if (cmp < 0) return append(c, p, len);
     c->sorted = 0;
     if (build_table(c) != QN_OK) return -1;
-    uint64_t k0, k1;
-    name_key(p, len, &k0, &k1);
-    return find_or_add(c, p, len, k0, k1);
+    uint64_t a;
+    uint32_t b;
+    table_key(p, len, &a, &b);
+    return find_or_add(c, p, len, a, b);
 }
 
 /* Lookups of a column in hash mode wait in a short queue, their slot prefetched, and are done
  * in row order PENDING rows later: with a large table (the items of a shuffled file) each probe
  * would otherwise wait for memory. A column in sorted mode has no table (size 0). */
 #define PENDING 16
-/* Tables of fewer slots (up to 1536 KB) stay in cache: their lookups are done at once. A table
- * only grows, so a column switches to the queue once, with nothing pending. */
-#define QUEUE_MIN (1 << 16)
 
 typedef struct {
     const uint8_t *p;  /* NULL: the same name as the row before */
-    uint64_t k0, k1;
+    uint64_t a;
+    uint32_t b;
     int64_t len, row;
 } pending;
 
@@ -333,7 +354,7 @@ static inline int settle(column *c, int64_t *codes, const pending *e) {
         codes[e->row] = codes[e->row - 1];
         return QN_OK;
     }
-    int64_t code = find_or_add(c, e->p, e->len, e->k0, e->k1);
+    int64_t code = find_or_add(c, e->p, e->len, e->a, e->b);
     if (code < 0) return QN_UNHANDLED;
     codes[e->row] = code;
     return QN_OK;
@@ -354,6 +375,168 @@ static inline int enqueue(queue *q, column *c, int64_t *codes, pending e) {
 static int drain(queue *q, column *c, int64_t *codes) {
     for (; q->count; q->count--, q->first = (q->first + 1) % PENDING)
         if (settle(c, codes, &q->at[q->first]) != QN_OK) return QN_UNHANDLED;
+    return QN_OK;
+}
+
+/* ---- Sorting a column's distinct names (after the parse), so that Python gets codes and names
+ * in sorted (byte) order, as the pyarrow path gives them. Names of up to 16 bytes are their own
+ * key: the first 8 bytes big-endian (hi), the next 8 (lo), then the length, zero-padded, so that
+ * integer order is byte order (a name before any longer one it starts, NUL bytes included). Only
+ * the key bits that differ between names matter: when there are at most 64 of them (20 for
+ * 100,000 names like item0038851: the low 4 bits of 5 digits), they are packed into one 64-bit
+ * key, which an LSD radix sort orders in passes of up to 11 bits (2 passes there); else the
+ * sort takes one pass per key byte that differs. Longer names are left to Python (Arrow's
+ * string sort). */
+typedef struct {
+    uint64_t hi, lo;
+    uint32_t len, code;
+} sort_entry;
+
+typedef struct {
+    uint64_t key, code;
+} packed_entry;
+
+#define KEY_DIGITS 17  /* hi's 8 bytes, lo's 8, the length; most significant first */
+
+static inline unsigned key_digit(const sort_entry *e, int g) {
+    if (g < 8) return (unsigned)(e->hi >> (56 - 8 * g)) & 0xff;
+    if (g < 16) return (unsigned)(e->lo >> (56 - 8 * (g - 8))) & 0xff;
+    return e->len;
+}
+
+/* Stable counting sort of n entries from src to dst by digit(entry) (below buckets, at most
+ * 1 << RADIX_BITS). */
+#define RADIX_BITS 11
+#define RADIX_PASS(type, src, dst, n, digit, buckets)                 \
+    do {                                                              \
+        uint32_t count_[1 << RADIX_BITS], at_ = 0;                    \
+        memset(count_, 0, (buckets) * sizeof(uint32_t));              \
+        for (int64_t i_ = 0; i_ < (n); i_++) {                        \
+            const type *e = &(src)[i_];                               \
+            count_[digit]++;                                          \
+        }                                                             \
+        for (unsigned v_ = 0; v_ < (buckets); v_++) {                 \
+            uint32_t m_ = count_[v_];                                 \
+            count_[v_] = at_;                                         \
+            at_ += m_;                                                \
+        }                                                             \
+        for (int64_t i_ = 0; i_ < (n); i_++) {                        \
+            const type *e = &(src)[i_];                               \
+            (dst)[count_[digit]++] = *e;                              \
+        }                                                             \
+    } while (0)
+
+/* Sort column c's names (all of at most 16 bytes), renumber codes[0:rows) to their sorted ranks
+ * and put the names in that order; QN_NOMEM leaves everything as it was. The column's hash
+ * table, no longer needed, serves as scratch memory where it is large enough (no fresh pages). */
+static int sort_column(column *c, int64_t *codes, int64_t rows) {
+    int64_t n = c->n;
+    uint64_t vary_hi = 0, vary_lo = 0, vary_len = 0, first_hi = 0, first_lo = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t k0, k1;
+        int64_t len = c->off[i + 1] - c->off[i];
+        name_words(c->bytes + c->off[i], len, &k0, &k1);
+        if (!i) first_hi = k0, first_lo = k1;
+        vary_hi |= k0 ^ first_hi;
+        vary_lo |= k1 ^ first_lo;
+        vary_len |= (uint64_t)len ^ (uint64_t)(c->off[1] - c->off[0]);
+    }
+    sort_entry probe = {__builtin_bswap64(vary_hi), __builtin_bswap64(vary_lo), (uint32_t)vary_len, 0};
+    /* the key bytes that differ between names (most significant first), their bits that do, and
+     * per such byte a table that packs those bits together (order-preserving: the other bits are
+     * the same in every name) */
+    int digits[KEY_DIGITS], width[KEY_DIGITS], nd = 0, bits = 0;
+    for (int g = 0; g < KEY_DIGITS; g++) {
+        unsigned mask = key_digit(&probe, g);
+        if (!mask) continue;
+        digits[nd] = g;
+        width[nd] = __builtin_popcount(mask);
+        bits += width[nd++];
+    }
+    size_t entry = bits <= 64 ? sizeof(packed_entry) : sizeof(sort_entry);
+    size_t need = (size_t)n * (2 * entry + sizeof(uint32_t));
+    int own = (size_t)c->size * sizeof(slot) < need;
+    void *work = own ? malloc(need) : (void *)c->slots;
+    int64_t *off = malloc((size_t)(n + 1) * sizeof *off);
+    uint8_t *bytes = malloc((size_t)c->nbytes + 16);
+    uint8_t (*pack)[256] = bits <= 64 ? malloc((size_t)(nd ? nd : 1) * 256) : NULL;
+    if (!work || !off || !bytes || (bits <= 64 && !pack)) {
+        if (own) free(work);
+        free(off), free(bytes), free(pack);
+        return QN_NOMEM;
+    }
+    uint32_t *order = (uint32_t *)((uint8_t *)work + 2 * n * entry);
+    if (bits <= 64) {
+        for (int j = 0; j < nd; j++) {
+            unsigned mask = key_digit(&probe, digits[j]);
+            for (unsigned v = 0; v < 256; v++) {
+                unsigned packed = 0;
+                for (int bit = 7; bit >= 0; bit--)
+                    if (mask >> bit & 1) packed = packed << 1 | (v >> bit & 1);
+                pack[j][v] = (uint8_t)packed;
+            }
+        }
+        packed_entry *a = work, *b = a + n;
+        for (int64_t i = 0; i < n; i++) {
+            sort_entry e;
+            uint64_t k0, k1;
+            e.len = (uint32_t)(c->off[i + 1] - c->off[i]);
+            name_words(c->bytes + c->off[i], e.len, &k0, &k1);
+            e.hi = __builtin_bswap64(k0);
+            e.lo = __builtin_bswap64(k1);
+            uint64_t key = 0;
+            for (int j = 0; j < nd; j++) key = key << width[j] | pack[j][key_digit(&e, digits[j])];
+            a[i] = (packed_entry){key, (uint64_t)i};
+        }
+        /* least significant bits first, in passes of at most RADIX_BITS */
+        int passes = (bits + RADIX_BITS - 1) / RADIX_BITS, done = 0;
+        for (int pass = 0; pass < passes; pass++) {
+            int w = (bits - done + (passes - pass) - 1) / (passes - pass);
+            uint64_t m = (1ULL << w) - 1;
+            RADIX_PASS(packed_entry, a, b, n, (unsigned)(e->key >> done & m), 1u << w);
+            done += w;
+            packed_entry *t = a;
+            a = b;
+            b = t;
+        }
+        for (int64_t i = 0; i < n; i++) order[i] = (uint32_t)a[i].code;
+    } else {
+        sort_entry *a = work, *b = a + n;
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t k0, k1;
+            int64_t len = c->off[i + 1] - c->off[i];
+            name_words(c->bytes + c->off[i], len, &k0, &k1);
+            a[i] = (sort_entry){__builtin_bswap64(k0), __builtin_bswap64(k1), (uint32_t)len, (uint32_t)i};
+        }
+        for (int j = nd - 1; j >= 0; j--) {
+            int g = digits[j];
+            RADIX_PASS(sort_entry, a, b, n, key_digit(e, g), 256u);
+            sort_entry *t = a;
+            a = b;
+            b = t;
+        }
+        for (int64_t i = 0; i < n; i++) order[i] = a[i].code;
+    }
+    free(pack);
+    /* the names in sorted order (16 bytes copied at a time, each name overwriting the previous
+     * one's excess; the old names are followed by 16 readable bytes), and each code's rank */
+    uint32_t *rank = (uint32_t *)work;  /* the entries are no longer needed */
+    off[0] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t code = order[i];
+        memcpy(bytes + off[i], c->bytes + c->off[code], 16);
+        off[i + 1] = off[i] + (c->off[code + 1] - c->off[code]);
+        rank[code] = (uint32_t)i;
+    }
+    memset(bytes + c->nbytes, 0, 16);
+    for (int64_t i = 0; i < rows; i++) codes[i] = rank[codes[i]];
+    if (own) free(work);
+    free(c->off), free(c->bytes);
+    c->off = off;
+    c->bytes = bytes;
+    c->cap = n;
+    c->bytes_cap = c->nbytes + 16;
+    c->sorted = 1;
     return QN_OK;
 }
 
@@ -578,18 +761,20 @@ int qn_parse(const uint8_t *buf, int64_t size, int64_t max_rows, int64_t *item_c
                     if (c->sorted) {
                         code = lookup_sorted(c, p, len);
                     } else {
-                        uint64_t k0, k1;
-                        name_key(p, len, &k0, &k1);
-                        code = find_or_add(c, p, len, k0, k1);
+                        uint64_t a;
+                        uint32_t b;
+                        table_key(p, len, &a, &b);
+                        code = find_or_add(c, p, len, a, b);
                     }
                     if (code < 0) goto fail;
                     codes[r][rows] = code;
                     c->prev_code = code;
                 } else {
-                    uint64_t k0, k1;
-                    name_key(p, len, &k0, &k1);
-                    __builtin_prefetch(&c->slots[slot_of(k0, k1, len, c->shift)]);
-                    if (enqueue(&queues[r], c, codes[r], (pending){p, k0, k1, len, rows}) != QN_OK) goto fail;
+                    uint64_t a;
+                    uint32_t b;
+                    table_key(p, len, &a, &b);
+                    __builtin_prefetch(&c->slots[slot_of(a, b, c->shift)]);
+                    if (enqueue(&queues[r], c, codes[r], (pending){p, a, b, len, rows}) != QN_OK) goto fail;
                 }
                 c->prev = p;
                 c->prev_len = len;
@@ -604,6 +789,13 @@ int qn_parse(const uint8_t *buf, int64_t size, int64_t max_rows, int64_t *item_c
     for (int i = 0; i < 3; i++)
         if (drain(&queues[i], &ctx->col[i], codes[i]) != QN_OK) goto done;
     if (rows == 0) goto done;
+    for (int i = 0; i < 3; i++) {  /* names in sorted order where the parse did not see them so */
+        column *c = &ctx->col[i];
+        if (!c->sorted && c->longest <= 16 && sort_column(c, codes[i], rows) != QN_OK) {
+            status = QN_NOMEM;
+            goto done;
+        }
+    }
     status = QN_OK;
     info[INFO_ROWS] = rows;
     for (int i = 0; i < 3; i++) {
