@@ -176,8 +176,7 @@ def _rows(result, stmt: _Statement) -> list[tuple]:
     return rows
 
 
-def _run(sql: str, params: Sequence[Any], one: bool):
-    db = connections[DEFAULT_DB_ALIAS]
+def _run(sql: str, params: Sequence[Any], one: bool, db):
     with db.wrap_database_errors:
         result, stmt = _wire(sql, params, db)
         if one:
@@ -203,23 +202,28 @@ def fetchone(sql: str, params: Sequence[Any] = (), *, repeatable: bool = False) 
         db.health_check_done = True
         try:
             result, stmt = _wire(sql, params, db)
-            rows = _rows(result, stmt)
-            return rows[0] if rows else None
         except psycopg.OperationalError:
             raw = db.connection
             if raw is not None and not (raw.closed or raw.broken):
                 with db.wrap_database_errors:
                     raise
             db.close()  # dead: what follows connects anew
-    return _run(sql, params, True)
+        except psycopg.Error:
+            with db.wrap_database_errors:
+                raise
+        else:
+            rows = _rows(result, stmt)
+            return rows[0] if rows else None
+    return _run(sql, params, True, db)
 
 
 def fetchall(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-    if not _wired(connections[DEFAULT_DB_ALIAS]):
+    db = connections[DEFAULT_DB_ALIAS]
+    if not _wired(db):
         with _cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    return _run(sql, params, False)
+    return _run(sql, params, False, db)
 
 
 def execute(sql: str, params: Sequence[Any] = ()) -> int:
@@ -347,8 +351,22 @@ def _psycopg_loader(oid: int):
     return loader(oid, raw).load
 
 
+def _postgresql() -> bool:
+    """Whether the default database is PostgreSQL (fixed for the life of the process)."""
+    global _IS_POSTGRESQL
+    if _IS_POSTGRESQL is None:
+        _IS_POSTGRESQL = connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
+    return _IS_POSTGRESQL
+
+
+_IS_POSTGRESQL: bool | None = None
+
+
 def time_param(value: datetime) -> Any:
-    """A datetime as this backend stores it (SQLite: naive UTC text, as the ORM writes it)."""
+    """A datetime as this backend stores it (SQLite: naive UTC text, as the ORM writes it;
+    PostgreSQL: the datetime itself)."""
+    if _postgresql():
+        return value
     return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(value)
 
 
