@@ -340,6 +340,38 @@ def cpu_snapshot(gunicorn_pid: int, db_name: str) -> dict[str, float]:
     }
 
 
+# --- the autovacuum this server may not run ------------------------------------------------------
+
+class Vacuum(threading.Thread):
+    """When the PostgreSQL server runs with autovacuum off (as on these machines), do what it
+    would do with migration 0005's settings: VACUUM labeling_item / labeling_lease once 2,000
+    dead rows have piled up in either (checked every second). Without it, dead versions of the
+    items' rows pile up at the front of the picker's index for the whole run, which production
+    servers (autovacuum on) never see. Its work runs in a backend of the bench's database, so
+    it counts in the PostgreSQL CPU figures."""
+
+    THRESHOLD = 2000
+
+    def __init__(self, server: BenchServer) -> None:
+        super().__init__(daemon=True)
+        import psycopg
+
+        self.conn = psycopg.connect(server.env["DATABASE_URL"].replace("postgres://", "postgresql://"),
+                                    autocommit=True)
+        self.enabled = self.conn.execute("SHOW autovacuum").fetchone()[0] == "off"
+        self.stop = threading.Event()
+        self.runs = 0
+
+    def run(self) -> None:
+        while self.enabled and not self.stop.wait(1.0):
+            dead = self.conn.execute(
+                "SELECT relname FROM pg_stat_user_tables WHERE relname IN ('labeling_item', 'labeling_lease') "
+                "AND n_dead_tup >= %s", [self.THRESHOLD]).fetchall()
+            for (table,) in dead:
+                self.conn.execute(f"VACUUM {table}")
+                self.runs += 1
+
+
 # --- one measured run ---------------------------------------------------------------------------
 
 @dataclass
@@ -502,6 +534,12 @@ def main() -> None:
     w0, t0 = configs[0]
     with BenchServer(args.backend, workers=w0, threads=t0) as server:
         project_id, tokens = setup(server, args.items, args.annotators)
+        if args.backend == "postgres":
+            vacuum = Vacuum(server)
+            print("autovacuum is off on this server: the bench vacuums labeling_item/labeling_lease at "
+                  f"{Vacuum.THRESHOLD:,} dead rows, as autovacuum would" if vacuum.enabled
+                  else "autovacuum is on: the server vacuums", flush=True)
+            vacuum.start()
         for i, (w, t) in enumerate(configs):
             if (w, t) != (server.workers, server.threads):
                 server.restart(workers=w, threads=t)
@@ -513,6 +551,12 @@ def main() -> None:
                     report(r, args.backend, args.annotators, args.seconds)
                     results.append(r)
                     sys.stdout.flush()
+        if args.backend == "postgres":
+            vacuum.stop.set()
+            vacuum.join()
+            vacuum.conn.close()
+            if vacuum.enabled:
+                print(f"\nVACUUM runs during the benchmark: {vacuum.runs}")
     if len(results) > 1:
         print("\nconfig   flow      load offered            answers/s  next item p50/p95/p99 ms  submit p50/p95/p99 ms   "
               "loadavg")

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, ProgrammingError, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, ProgrammingError, connection, connections, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
@@ -239,6 +239,129 @@ def execute(sql: str, params: Sequence[Any] = ()) -> int:
         return -1 if count is None else count
 
 
+COMMIT = object()  #: a step of :func:`fetch_many`: commit the transaction there
+
+
+def pipelines() -> bool:
+    """Whether :func:`fetch_many` sends its steps in one round trip (and takes COMMIT/then)."""
+    return _wired(connections[DEFAULT_DB_ALIAS])
+
+
+def fetch_many(steps: Sequence[Any], *, then: tuple[str, Sequence[Any]] | None = None) -> list:
+    """Several statements in one round trip on PostgreSQL; the rows of each, in order.
+
+    ``steps``: ``(sql, params)`` pairs, and possibly :data:`COMMIT` (only in the outermost
+    transaction, when the caller is done with it: Django's own commit at the end of the atomic
+    block then finds nothing left to commit; its slot in the result is ``None``). ``then``: one
+    more statement after that COMMIT, in a transaction of its own; its slot holds its rows, or
+    the exception it raised (Django's), or ``None`` when an earlier step failed and it did not
+    run: the caller's transaction is over by then, so that error is not raised here.
+
+    The server runs the statements one after the other, each with its own snapshot (READ
+    COMMITTED), exactly as if they were sent one by one; only the waiting for each answer is
+    saved (libpq's pipeline mode, the GIL released while waiting). BEGIN is sent first when
+    psycopg would send it (outside autocommit, no transaction open). The first error of the
+    steps is raised (as Django's exception) once the whole pipeline is read; the statements
+    after it did not run. Elsewhere (SQLite, or QUORUM_PREPARED_STATEMENTS=0) the steps run one
+    by one, with the same results."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if not _wired(db):
+        if then is not None or any(step is COMMIT for step in steps):
+            raise ProgrammingError("COMMIT and then need the pipelined path (see pipelines())")
+        out: list = []
+        for sql, params in steps:
+            with _cursor() as cursor:
+                cursor.execute(sql, params)
+                out.append(cursor.fetchall() if cursor.description else None)
+        return out
+    with db.wrap_database_errors:
+        out, errors = _pipeline(db, list(steps) + ([then] if then is not None else []))
+    first = min(errors, default=None)
+    if then is not None and first == len(steps):  # only ``then`` failed: the steps are committed
+        try:
+            with db.wrap_database_errors:
+                _raise(errors[first], db)
+        except DatabaseError as exc:
+            out[first] = exc
+    elif first is not None:
+        with db.wrap_database_errors:
+            _raise(errors[first], db)
+    return out
+
+
+def _raise(result, db) -> None:
+    import psycopg
+
+    if result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == b"26000":
+        db._quorum_wire.prepared.clear()  # deallocated behind our back: prepared again next time
+    _check(result, db._quorum_wire.pgconn, psycopg)
+
+
+def _pipeline(db, steps: list) -> tuple[list, dict[int, Any]]:
+    """Send ``steps`` in one pipeline; (their rows, {step index: failed result})."""
+    import select
+
+    import psycopg
+
+    raw = _ready(db)
+    wire = getattr(db, "_quorum_wire", None)
+    if wire is None or wire.raw is not raw:
+        wire = db._quorum_wire = _Wire(raw)
+    pgconn = wire.pgconn
+    sends: list[tuple[int | None, Any, Any]] = []  # (step index or None for BEGIN, what, values)
+    if not raw.autocommit and pgconn.transaction_status == _IDLE:
+        sends.append((None, raw._get_tx_start_command(), None))
+    for index, step in enumerate(steps):
+        if step is COMMIT:
+            sends.append((index, b"COMMIT", None))
+            continue
+        types, values = _encode(step[1])
+        stmt = _statement(step[0], types)
+        if stmt.name not in wire.prepared:  # once per connection, before the pipeline
+            _check(pgconn.prepare(stmt.name, stmt.query, stmt.types), pgconn, psycopg)
+            wire.prepared.add(stmt.name)
+        sends.append((index, stmt, values))
+    fd = pgconn.socket
+
+    def result():
+        while pgconn.is_busy():
+            select.select([fd], [], [])
+            pgconn.consume_input()
+        return pgconn.get_result()
+
+    out: list = [None] * len(steps)
+    errors: dict[int, Any] = {}
+    try:
+        pgconn.enter_pipeline_mode()
+        for _, what, values in sends:
+            if isinstance(what, bytes):
+                pgconn.send_query_params(what, None)
+            else:
+                pgconn.send_query_prepared(what.name, values)
+        pgconn.pipeline_sync()
+        while pgconn.flush():
+            select.select([], [fd], [])
+        for index, what, _ in sends:
+            res = result()
+            while result() is not None:  # the end of this statement's results
+                pass
+            if res.status in (_TUPLES_OK, _COMMAND_OK):
+                if index is not None and not isinstance(what, bytes) and res.status == _TUPLES_OK:
+                    out[index] = _rows(res, what)  # (None for a statement that returns no rows)
+            elif res.status != _PIPELINE_ABORTED and not errors:
+                errors[-1 if index is None else index] = res
+        res = result()
+        while res is None or res.status != _PIPELINE_SYNC:  # up to the sync
+            res = result()
+        pgconn.exit_pipeline_mode()
+    except BaseException:
+        # The protocol state is unknown (the server went away, an interrupt): drop the
+        # connection rather than use it again; Django connects anew.
+        db.close()
+        raise
+    return out, errors
+
+
 # --- text encoding of parameters and decoding of results (PostgreSQL) ---------------------------
 # The parameter types are those psycopg declares for the same Python values (int8 for ints that
 # fit, numeric beyond; text values as "unknown", typed by the statement), so a statement means
@@ -246,6 +369,7 @@ def execute(sql: str, params: Sequence[Any] = ()) -> int:
 
 # libpq's PQTRANS_IDLE, PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_FATAL_ERROR, CONNECTION_BAD, PG_DIAG_SQLSTATE
 _IDLE, _TUPLES_OK, _COMMAND_OK, _FATAL_ERROR, _BAD, _SQLSTATE = 0, 2, 1, 7, 1, ord("C")
+_PIPELINE_SYNC, _PIPELINE_ABORTED = 10, 11  # libpq's PGRES_PIPELINE_SYNC, PGRES_PIPELINE_ABORTED
 _INT8, _NUMERIC, _FLOAT8, _BOOL, _UNKNOWN, _TIMESTAMPTZ, _TIMESTAMP, _DATE = 20, 1700, 701, 16, 0, 1184, 1114, 1082
 _JSON, _JSONB, _INT8_ARRAY = 114, 3802, 1016
 
@@ -470,10 +594,10 @@ class Writes:
 
     def run(self, last: tuple[str, Sequence[Any]] | None = None) -> tuple | None:
         items = self.items + ([last] if last else [])
-        self.items = []
         if not items:
             return None
         if connection.vendor != "postgresql" or len(items) == 1:
+            self.items = []
             row = None
             for sql, params in items:
                 if last is not None and sql is last[0]:
@@ -481,10 +605,16 @@ class Writes:
                 else:
                     execute(sql, params)
             return row
-        head = items[:-1] if last else items
+        return fetchone(*self.statement(last))
+
+    def statement(self, last: tuple[str, Sequence[Any]] | None = None) -> tuple[str, list]:
+        """PostgreSQL: the one statement ``run`` would send (and the writes are taken)."""
+        head, self.items = self.items, []
+        if not head:
+            assert last is not None
+            return last[0], list(last[1])
         ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(head))
         params = [p for _, ps in head for p in ps]
         if last:
-            return fetchone(f"WITH {ctes} {last[0]}", params + list(last[1]))
-        fetchone(f"WITH {ctes} SELECT 1", params)
-        return None
+            return f"WITH {ctes} {last[0]}", params + list(last[1])
+        return f"WITH {ctes} SELECT 1", params

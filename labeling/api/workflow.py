@@ -22,7 +22,7 @@ from labeling.selectors_stats import agreement_report, annotator_me, progress_re
 from labeling.services.answers import answer_submit
 from labeling.services.jobs import job_create
 from labeling.services.quality import annotator_pause_set, review_resolve
-from labeling.services.tasks import lease_skip, task_next
+from labeling.services.tasks import lease_skip, task_next, task_plan
 
 
 class NextTaskInput(serializers.Serializer):
@@ -108,9 +108,14 @@ class AnswerListSubmit(LeanPost, AnswerList):
     @staticmethod
     def handle(membership, payload) -> tuple[dict, int]:
         data = _plain_answer(payload) or _validated(AnswerInput, payload)
+        # With `next`, the next task's statement is planned first: on PostgreSQL it goes to the
+        # server with the answer's writes and commit, in one round trip (answer_submit(then=)).
+        plan = task_plan(project=membership.project, annotator=membership.annotator,
+                         exclude_leases=data["exclude_leases"]) if data["next"] else None
         result = answer_submit(project=membership.project, annotator=membership.annotator, membership=membership,
                                item_id=data["item"], value=data["value"], seconds=data.get("seconds"),
-                               lease_id=data.get("lease"), client_request_id=data.get("client_request_id"))
+                               lease_id=data.get("lease"), client_request_id=data.get("client_request_id"),
+                               then=(plan.sql, plan.params) if plan is not None else None)
         body = dict(result.body)
         if data["next"]:
             # The answer is stored whatever happens here: a pause (a failed check item) or too
@@ -119,7 +124,7 @@ class AnswerListSubmit(LeanPost, AnswerList):
                 body["next"] = _task_body(task_next(
                     project=membership.project, annotator=membership.annotator,
                     membership=None if result.membership_stale else membership,
-                    exclude_leases=data["exclude_leases"]))
+                    exclude_leases=data["exclude_leases"], plan=plan, rows=result.then_rows))
             except DomainError as exc:
                 body["next"] = {"state": exc.code if exc.code in ("paused", "too_many_leases") else "no_work",
                                 "message": str(exc)}

@@ -65,6 +65,9 @@ class Submission:
     #: The caller's membership may have changed (a gold answer can pause them): re-read it
     #: before handing out more work.
     membership_stale: bool = True
+    #: The rows of ``answer_submit(then=...)``'s statement when it ran (right after the commit,
+    #: in the same round trip), or the error it raised; None when it did not run.
+    then_rows: list | Exception | None = None
 
 
 def _refuse(message: str, code: str, status: int = 409, field: str | None = None) -> DomainError:
@@ -119,7 +122,8 @@ def _replay_by_request_id(annotator, client_request_id: str | None) -> Submissio
 
 def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seconds: float | None = None,
                   lease_id: int | None = None, client_request_id: str | None = None,
-                  source: str = AnswerSource.INTERNAL, membership=None) -> Submission:
+                  source: str = AnswerSource.INTERNAL, membership=None,
+                  then: tuple[str, list] | None = None) -> Submission:
     """Store one answer and decide its item, all under the item's row lock.
 
     - Idempotent: the same ``client_request_id`` from the same annotator stores one answer and
@@ -130,11 +134,17 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
       a 409 that says why, so the client can tell the person: nothing is dropped silently.
 
     ``membership``: the caller's membership when already loaded (checked for a pause here).
-    Statements: lock the item (with the caller's lease and the current consensus label), read
-    its answers with the annotators' estimates, insert the answer, close the lease, write the
-    item's counters and decision, upsert the consensus, and a history row when the decision
-    changed. The decision is computed before the answer is written, so the answer row is
+    Statements: lock the item, then read the caller's lease, the current consensus label and
+    the item's answers with the annotators' estimates (one round trip on PostgreSQL:
+    ``rawsql.fetch_many``); then insert the answer, close the lease, write the item's counters
+    and decision, upsert the consensus, and a history row when the decision changed (one
+    statement). The decision is computed before the answer is written, so the answer row is
     written once, with the body a retry gets back.
+
+    ``then``: a statement (e.g. the next task's, ``tasks.task_plan``) to run right after this
+    transaction commits. On PostgreSQL, for a stored answer on a non-gold item outside any
+    caller's transaction, the writes, the COMMIT and that statement go in one round trip, and
+    its rows come back in ``Submission.then_rows``; otherwise it is not run here.
     """
     from labeling.services.tasks import _check_membership, membership_for
 
@@ -161,13 +171,15 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
     if lease_id is not None and not 0 < lease_id < 2**63:
         lease_id = -1  # names no lease of theirs
     lock = " FOR UPDATE OF i" if connection.vendor == "postgresql" else ""
+    if then is not None and (connection.in_atomic_block or not rawsql.pipelines()):
+        then = None  # a caller's transaction (or no pipeline): the commit is not ours to send
     try:
         with transaction.atomic():
             # A refusal is returned, not raised, out of the block: the transaction only read, so
             # it commits (nothing to undo; a rollback would also end it, at the same cost).
             outcome = _submit_locked(project=project, annotator=annotator, item_id=item_id, value=value,
                                      seconds=seconds, lease_id=lease_id, client_request_id=client_request_id,
-                                     source=source, lock=lock)
+                                     source=source, lock=lock, then=then)
     except IntegrityError:
         # A concurrent retry of the same submission (or the same request id on another item) won
         # the race: return what it stored.
@@ -182,13 +194,20 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
 
 def _submit_locked(*, project: Project, annotator, item_id: int, value: Any, seconds: float | None,
                    lease_id: int | None, client_request_id: str | None, source: str,
-                   lock: str) -> Submission | DomainError:
+                   lock: str, then: tuple[str, list] | None) -> Submission | DomainError:
     """The part of ``answer_submit`` under the item's row lock (inside its transaction): the
     stored submission, or the refusal to raise once the transaction is over."""
     from labeling.services.decisions import item_decide
     from labeling.services.quality import gold_answer_record
 
-    row = rawsql.fetchone(_LOCK_SQL + lock, [item_id, project.pk])
+    # The lock, then (a statement of its own, with a snapshot taken once the lock is held) the
+    # lease, consensus and answers: sent together, run one after the other by the server.
+    locked, state = rawsql.fetch_many([
+        (_LOCK_SQL + lock, [item_id, project.pk]),
+        (_STATE_SQL, [item_id, annotator.pk, item_id, annotator.pk, item_id, project.pk, item_id, project.pk,
+                      annotator.pk]),
+    ])
+    row = locked[0] if locked else None
     if row is None:
         replay = _replay_by_request_id(annotator, client_request_id)
         if replay is not None:
@@ -198,9 +217,7 @@ def _submit_locked(*, project: Project, annotator, item_id: int, value: Any, sec
     ids, values, estimates = [], [], {}
     held_id = held_expires = previous_label = None
     for (held_id, held_expires, previous_label, answer_id, annotator_id, answer_value, excluded, request_id,
-         result, accuracy, confusion, labels) in rawsql.fetchall(_STATE_SQL, [
-            item_id, annotator.pk, item_id, annotator.pk, item_id, project.pk, item_id, project.pk,
-            annotator.pk]):
+         result, accuracy, confusion, labels) in state:
         if annotator_id is None:  # no answers and no estimate: the lease/consensus row alone
             continue
         if accuracy is not None or confusion is not None:
@@ -251,10 +268,18 @@ def _submit_locked(*, project: Project, annotator, item_id: int, value: Any, sec
             previous_label=rawsql.json_value(previous_label), writes=writes)
         decision = {"status": outcome.status, "label": outcome.label, "confidence": outcome.confidence}
     body = {"item": item_id, "status": item.status, "decision": decision}
-    answer_id = writes.run((_ANSWER_INSERT_SQL, [
-        item_id, annotator.pk, rawsql.json_param(value), seconds, source, client_request_id or None,
-        rawsql.json_param(body), rawsql.time_param(now)]))[0]
+    insert = (_ANSWER_INSERT_SQL, [item_id, annotator.pk, rawsql.json_param(value), seconds, source,
+                                   client_request_id or None, rawsql.json_param(body), rawsql.time_param(now)])
+    then_rows = None
+    if then is not None and not is_gold:
+        # Nothing else to do in this transaction: the writes, the commit and the caller's next
+        # statement in one round trip (Django's commit at the end of the block finds it done).
+        inserted, _, then_rows = rawsql.fetch_many([writes.statement(insert), rawsql.COMMIT], then=then)
+        answer_id = inserted[0][0]
+    else:
+        answer_id = writes.run(insert)[0]
     if is_gold:
         gold_answer_record(project=project, annotator=annotator, item=item, value=value)
-    return Submission({"answer": answer_id, **body}, created=True, membership_stale=bool(is_gold))
+    return Submission({"answer": answer_id, **body}, created=True, membership_stale=bool(is_gold),
+                      then_rows=then_rows)
 

@@ -239,8 +239,41 @@ def _lease_new(project: Project, annotator: Annotator, *, gold: bool, now) -> Ta
         return _offer(project, annotator, lease_row[0], item_id, data_row[0], data_row[1], expires)
 
 
+@dataclass
+class NextPlan:
+    """Next task's one statement on PostgreSQL (:func:`_next_sql`), prepared so that a caller can
+    send it in the same round trip as its own work (an answer: ``answer_submit(then=...)``);
+    :func:`task_next` reads its rows."""
+
+    sql: str
+    params: list
+    now: object
+    gold: bool
+    skip: set[int]
+    expires: object
+
+
+def task_plan(*, project: Project, annotator: Annotator, exclude_leases: list[int] | None = None,
+              rng: random.Random | None = None) -> NextPlan | None:
+    """The statement :func:`task_next` would run, or None where it runs more than one (SQLite).
+    The gold roll is made here. Run it as its own transaction (it commits asynchronously when
+    planned outside an atomic block, see ``_ASYNC_COMMIT_CTE``)."""
+    if connection.vendor != "postgresql":
+        return None
+    now = timezone.now()
+    at = rawsql.time_param(now)
+    skip = set(exclude_leases or ())
+    rng = rng or random
+    gold = bool(project.gold_rate) and rng.random() < project.gold_rate
+    expires = now + timedelta(seconds=project.lease_seconds)
+    sql = _next_sql(project.task_order, gold=gold, async_commit=not connection.in_atomic_block)
+    return NextPlan(sql, [annotator.pk, project.pk, at, project.pk, at, list(skip), project.pk, annotator.pk,
+                          annotator.pk, project.pk, annotator.pk, expires, now], now, gold, skip, expires)
+
+
 def task_next(*, project: Project, annotator: Annotator, exclude_leases: list[int] | None = None,
-              rng: random.Random | None = None, membership: Membership | None = None) -> TaskOffer | None:
+              rng: random.Random | None = None, membership: Membership | None = None,
+              plan: NextPlan | None = None, rows: list | Exception | None = None) -> TaskOffer | None:
     """Lease the next item to ``annotator``, or give back a lease they already hold.
 
     - A lease they hold and did not list in ``exclude_leases`` comes back first (a reload shows
@@ -255,32 +288,34 @@ def task_next(*, project: Project, annotator: Annotator, exclude_leases: list[in
     On PostgreSQL one statement (:func:`_next_sql`) reads the caller's open leases, tells whether
     any lease of the project is overdue (an index probe; expiry runs only then) and, when neither
     settles the answer, picks, leases and counts. A second one only after an expiry, or when a
-    gold item was due and none was left.
+    gold item was due and none was left. ``plan``/``rows``: that statement as :func:`task_plan`
+    made it and, when the caller already ran it, its rows (or the error it raised).
     """
     if membership is None:
         membership_for(project=project, annotator=annotator)
     else:
         _check_membership(membership)
-    now = timezone.now()
-    at = rawsql.time_param(now)
-    skip = set(exclude_leases or ())
-    rng = rng or random
-    gold = bool(project.gold_rate) and rng.random() < project.gold_rate
     if connection.vendor == "postgresql":
         # One statement: the open leases, the overdue check and, when those leave it to a new
-        # lease, the new lease (gold or not, as rolled above).
-        expires = now + timedelta(seconds=project.lease_seconds)
-        sql = _next_sql(project.task_order, gold=gold, async_commit=not connection.in_atomic_block)
-        rows = rawsql.fetchall(sql, [
-            annotator.pk, project.pk, at, project.pk, at, list(skip),
-            project.pk, annotator.pk, annotator.pk, project.pk, annotator.pk, expires, now])
+        # lease, the new lease (gold or not, as rolled in the plan).
+        plan = plan or task_plan(project=project, annotator=annotator, exclude_leases=exclude_leases, rng=rng)
+        if isinstance(rows, Exception):
+            raise rows
+        if rows is None:
+            rows = rawsql.fetchall(plan.sql, plan.params)
+        now, skip, gold = plan.now, plan.skip, plan.gold
         for tag, lease_id, item_id, data, is_gold, _status, _expires in rows:
             if tag == "new":
-                return _offer(project, annotator, lease_id, item_id, data, is_gold, expires)
+                return _offer(project, annotator, lease_id, item_id, data, is_gold, plan.expires)
         held = sorted((r[1], r[2], r[6], r[3], r[4], r[5]) for r in rows if r[0] == "held")
         overdue = any(r[0] == "due" for r in rows)
         picked = not overdue and len(held) < MAX_OPEN_LEASES and all(r[0] in skip for r in held)
     else:
+        now = timezone.now()
+        at = rawsql.time_param(now)
+        skip = set(exclude_leases or ())
+        rng = rng or random
+        gold = bool(project.gold_rate) and rng.random() < project.gold_rate
         held = rawsql.fetchall(_HELD_SQL, [annotator.pk, project.pk, at, project.pk, at])
         overdue = any(row[0] is None for row in held)
         held = [row for row in held if row[0] is not None]

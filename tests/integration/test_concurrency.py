@@ -1,7 +1,8 @@
 """32 annotators at once on PostgreSQL, 1,000 items, rule 3 of 5, until the project is finished.
 
 Each annotator is a thread with its own database connection, calling the same services the API
-views call. Some submissions are sent twice (a client retry), some tasks are skipped. Checked:
+views call; half of them send each answer with the next task's statement, as the API's answer
+with ``"next": true`` does (writes, commit and next task in one round trip). Some submissions are sent twice (a client retry), some tasks are skipped. Checked:
 no (item, annotator) pair twice, no item with more answers than its maximum, every acknowledged
 submission stored, no lease left open, and the final decisions equal a from-scratch recomputation
 by the engine over all stored answers.
@@ -29,7 +30,7 @@ from labeling.services.answers import answer_submit
 from labeling.services.decisions import quorum_rule
 from labeling.services.items import item_import_objects
 from labeling.services.projects import project_create
-from labeling.services.tasks import lease_skip, task_next
+from labeling.services.tasks import lease_skip, task_next, task_plan
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -62,9 +63,12 @@ def test_32_annotators_finish_a_project_without_breaking_an_invariant():
         local = random.Random(index)
         accuracy = 0.6 + 0.35 * local.random()
         mine: list[int] = []
+        combined = index % 2 == 1  # as the API's answer with "next": true (one round trip)
+        offer = None
         try:
             while True:
-                offer = task_next(project=project, annotator=annotators[index])
+                if offer is None:
+                    offer = task_next(project=project, annotator=annotators[index])
                 if offer is None:
                     # Nothing free right now; more may open up when others' answers disagree.
                     # Stop only when no undecided item is left that this annotator could take.
@@ -76,21 +80,30 @@ def test_32_annotators_finish_a_project_without_breaking_an_invariant():
                     continue
                 if local.random() < 0.03:
                     lease_skip(lease=offer.lease, annotator=annotators[index])
+                    offer = None
                     continue
                 right = truth[external[offer.item.pk]]
                 value = right if local.random() < accuracy else local.choice([x for x in LABELS if x != right])
                 request_id = uuid.uuid4().hex
+                plan = task_plan(project=project, annotator=annotators[index]) if combined else None
                 try:
                     result = answer_submit(project=project, annotator=annotators[index], item_id=offer.item.pk,
                                            value=value, seconds=1.0, lease_id=offer.lease.pk,
-                                           client_request_id=request_id)
+                                           client_request_id=request_id,
+                                           then=(plan.sql, plan.params) if plan is not None else None)
                 except DomainError as exc:
                     # A live lease is never refused; anything else is a bug.
                     raise AssertionError(f"submission refused: {exc}") from exc
                 mine.append(result.body["answer"])
+                answered, offer = offer, None
+                if combined:
+                    # the next task's statement ran in the answer's round trip, after its commit
+                    assert isinstance(result.then_rows, list), result.then_rows
+                    offer = task_next(project=project, annotator=annotators[index], plan=plan,
+                                      rows=result.then_rows)
                 if local.random() < 0.05:  # the client retries: same request id, same answer back
-                    again = answer_submit(project=project, annotator=annotators[index], item_id=offer.item.pk,
-                                          value=value, seconds=1.0, lease_id=offer.lease.pk,
+                    again = answer_submit(project=project, annotator=annotators[index], item_id=answered.item.pk,
+                                          value=value, seconds=1.0, lease_id=answered.lease.pk,
                                           client_request_id=request_id)
                     assert not again.created and again.body == result.body
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread

@@ -556,3 +556,70 @@ def test_inside_a_callers_transaction_a_lease_commits_with_it(lead_user):
     (r,), sent = _statements(lambda: [crowd.next(0)])
     assert r.status_code == 200 and r.json()["state"] == "task", r.json()
     assert sent and not any("synchronous_commit" in sql for sql in sent), sent
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="pipelined statements: PostgreSQL")
+def test_an_answer_with_next_takes_three_round_trips_and_commits_before_the_next_lease():
+    """Token; lock + state (one pipeline, BEGIN first); writes + COMMIT + next task (another).
+    The answer is committed whether or not the next lease is, and both are there afterwards."""
+    from labeling import rawsql
+
+    lead = UserFactory(username="boss")
+    project = make_project(lead, agree_k=2, min_answers=2, max_answers=3)
+    add_items(project, 4)
+    crowd = Crowd(project, 2)
+    crowd.answer(1, "pos")  # warm: token use recorded, statements prepared
+    first = crowd.next(0).json()
+    trips: list[list[str]] = []
+    wire, pipeline = rawsql._wire, rawsql._pipeline
+    rawsql._wire = lambda sql, params, db=None: (trips.append([sql]), wire(sql, params, db))[1]
+    rawsql._pipeline = lambda db, steps: (trips.append([s if s is rawsql.COMMIT else s[0] for s in steps]),
+                                          pipeline(db, steps))[1]
+    try:
+        r = crowd.answer(0, "pos", task=first, next=True)
+    finally:
+        rawsql._wire, rawsql._pipeline = wire, pipeline
+    assert r.status_code == 201, r.json()
+    body = r.json()
+    assert body["next"]["state"] == "task" and body["next"]["item"]["id"] != first["item"]["id"]
+    assert len(trips) == 3, trips
+    assert "annotators_apitoken" in trips[0][0]
+    assert "FOR UPDATE" in trips[1][0] and len(trips[1]) == 2
+    assert trips[2][1] is rawsql.COMMIT and "synchronous_commit" in trips[2][2]
+    answer = Answer.objects.get(pk=body["answer"])
+    assert answer.item_id == first["item"]["id"] and answer.value == "pos"
+    assert Lease.objects.get(pk=first["lease"]["id"]).state == LeaseState.ANSWERED
+    assert Lease.objects.get(pk=body["next"]["lease"]["id"]).state == LeaseState.ACTIVE
+    assert not connection.in_atomic_block and connection.connection.pgconn.transaction_status == 0  # idle
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="pipelined statements: PostgreSQL")
+def test_a_failing_statement_in_a_pipeline_rolls_back_and_one_after_the_commit_does_not():
+    from django.db import IntegrityError, transaction
+
+    from labeling import rawsql
+    from labeling.models import Project
+
+    project = make_project(UserFactory(username="boss"))
+    dup = ("INSERT INTO labeling_project (id, name, created_at, updated_at) SELECT id, name, created_at, "
+           "updated_at FROM labeling_project WHERE id = %s")
+    rename = ("UPDATE labeling_project SET name = %s WHERE id = %s", ["renamed", project.pk])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rawsql.fetch_many([rename, (dup, [project.pk]), ("SELECT 1", [])])
+    assert Project.objects.get(pk=project.pk).name == project.name  # rolled back with the block
+    with transaction.atomic():
+        out = rawsql.fetch_many([rename, rawsql.COMMIT], then=(dup, [project.pk]))
+    assert out[0] is None and isinstance(out[2], IntegrityError)  # the then-statement's error, not raised
+    assert Project.objects.get(pk=project.pk).name == "renamed"  # committed before it
+    assert rawsql.fetch_many([("SELECT %s::int", [7])]) == [[(7,)]]  # the connection is usable
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="table storage settings: PostgreSQL")
+def test_the_tables_every_answer_rewrites_are_vacuumed_every_2000_dead_rows(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, reloptions FROM pg_class WHERE relname IN ('labeling_item', 'labeling_lease')")
+        options = dict(cursor.fetchall())
+    for table in ("labeling_item", "labeling_lease"):
+        assert {"autovacuum_vacuum_threshold=2000", "autovacuum_vacuum_scale_factor=0"} <= set(options[table]), options
