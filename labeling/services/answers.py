@@ -143,8 +143,8 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
 
     ``then``: a statement (e.g. the next task's, ``tasks.task_plan``) to run right after this
     transaction commits. On PostgreSQL, for a stored answer on a non-gold item outside any
-    caller's transaction, the writes, the COMMIT and that statement go in one round trip, and
-    its rows come back in ``Submission.then_rows``; otherwise it is not run here.
+    caller's transaction, the writes and the COMMIT go in one round trip (with that statement
+    after them, its rows in ``Submission.then_rows``); otherwise ``then`` is not run here.
     """
     from labeling.services.tasks import _check_membership, membership_for
 
@@ -171,15 +171,18 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
     if lease_id is not None and not 0 < lease_id < 2**63:
         lease_id = -1  # names no lease of theirs
     lock = " FOR UPDATE OF i" if connection.vendor == "postgresql" else ""
-    if then is not None and (connection.in_atomic_block or not rawsql.pipelines()):
-        then = None  # a caller's transaction (or no pipeline): the commit is not ours to send
+    # Outside any caller's transaction, on PostgreSQL, the commit goes with the writes (and
+    # ``then`` after it); inside one the commit is not ours to send.
+    commit = not connection.in_atomic_block and rawsql.pipelines()
+    if not commit:
+        then = None
     try:
         with transaction.atomic():
             # A refusal is returned, not raised, out of the block: the transaction only read, so
             # it commits (nothing to undo; a rollback would also end it, at the same cost).
             outcome = _submit_locked(project=project, annotator=annotator, item_id=item_id, value=value,
                                      seconds=seconds, lease_id=lease_id, client_request_id=client_request_id,
-                                     source=source, lock=lock, then=then)
+                                     source=source, lock=lock, commit=commit, then=then)
     except IntegrityError:
         # A concurrent retry of the same submission (or the same request id on another item) won
         # the race: return what it stored.
@@ -194,7 +197,7 @@ def answer_submit(*, project: Project, annotator, item_id: int, value: Any, seco
 
 def _submit_locked(*, project: Project, annotator, item_id: int, value: Any, seconds: float | None,
                    lease_id: int | None, client_request_id: str | None, source: str,
-                   lock: str, then: tuple[str, list] | None) -> Submission | DomainError:
+                   lock: str, commit: bool, then: tuple[str, list] | None) -> Submission | DomainError:
     """The part of ``answer_submit`` under the item's row lock (inside its transaction): the
     stored submission, or the refusal to raise once the transaction is over."""
     from labeling.services.decisions import item_decide
@@ -271,11 +274,12 @@ def _submit_locked(*, project: Project, annotator, item_id: int, value: Any, sec
     insert = (_ANSWER_INSERT_SQL, [item_id, annotator.pk, rawsql.json_param(value), seconds, source,
                                    client_request_id or None, rawsql.json_param(body), rawsql.time_param(now)])
     then_rows = None
-    if then is not None and not is_gold:
+    if commit and not is_gold:
         # Nothing else to do in this transaction: the writes, the commit and the caller's next
         # statement in one round trip (Django's commit at the end of the block finds it done).
-        inserted, _, then_rows = rawsql.fetch_many([writes.statement(insert), rawsql.COMMIT], then=then)
-        answer_id = inserted[0][0]
+        done = rawsql.fetch_many([writes.statement(insert), rawsql.COMMIT], then=then)
+        answer_id = done[0][0][0]
+        then_rows = done[2] if then is not None else None
     else:
         answer_id = writes.run(insert)[0]
     if is_gold:

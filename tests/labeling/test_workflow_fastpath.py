@@ -462,21 +462,25 @@ def test_the_token_lookup_builds_the_instances_the_orm_would(lead_user):
 
 def _statements(run) -> tuple[object, list[str]]:
     """What ``run()`` returns, and the SQL statements it sent (on PostgreSQL the hand-written
-    ones go through ``rawsql._wire``, libpq directly)."""
+    ones go through ``rawsql._wire`` or ``rawsql._pipeline``, libpq directly)."""
     from labeling import rawsql
 
     sent: list[str] = []
-    original = rawsql._wire
+    original, pipeline = rawsql._wire, rawsql._pipeline
 
     def wire(sql, params, db=None):
         sent.append(sql)
         return original(sql, params, db)
 
-    rawsql._wire = wire
+    def pipelined(db, steps):
+        sent.extend(step[0] for step in steps if step is not rawsql.COMMIT)
+        return pipeline(db, steps)
+
+    rawsql._wire, rawsql._pipeline = wire, pipelined
     try:
         return run(), sent
     finally:
-        rawsql._wire = original
+        rawsql._wire, rawsql._pipeline = original, pipeline
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the one-statement next task: PostgreSQL")
