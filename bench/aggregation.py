@@ -93,7 +93,7 @@ def ours(path: Path, method: str) -> tuple[pd.Series, float, float]:
     result = aggregate(method, **enc.arrays())
     # the same form as crowd-kit's answer: pandas string (``str``) values and index, Arrow-backed
     labels = pd.Series(
-        pd.array(enc.names_arrow("label").take(result.labels), dtype="str"),
+        pd.array(enc.names_of("label", result.labels), dtype="str"),
         index=pd.Index(pd.array(enc.names_arrow("item"), dtype="str")),
     )
     t2 = time.perf_counter()

@@ -323,7 +323,7 @@ def run_aggregate(
     table = pa.table(
         {
             "item": enc.names_arrow("item"),  # every listed item has answers, so a label
-            "label": enc.names_arrow("label").take(pa.array(result.labels)),
+            "label": enc.names_of("label", result.labels),
             "confidence": pa.array(np.round(result.confidence, 6)),
             "answers": pa.array(result.n_answers),
             "status": pa.array(np.asarray(STATUS_NAMES, dtype=object)[status], type=pa.string()),

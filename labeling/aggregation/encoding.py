@@ -107,6 +107,17 @@ class EncodedAnswers:
         names = self._names[f"{column}_names"]
         return names if isinstance(names, pa.Array) else pa.array(names, type=pa.string())
 
+    def names_of(self, column: str, codes: np.ndarray) -> pa.Array:
+        """The names of ``column`` for the given codes, as an Arrow string array: what
+        ``names_arrow(column).take(pa.array(codes))`` gives (and raises), gathered by the native
+        library (``native.take_strings``) when it is in use and the codes are an int64 array."""
+        names = self.names_arrow(column)
+        if isinstance(codes, np.ndarray):
+            taken = native.take_strings(names, codes)
+            if taken is not None:
+                return taken
+        return names.take(pa.array(codes))
+
     @property
     def n_items(self) -> int:
         return len(self._names["item_names"])

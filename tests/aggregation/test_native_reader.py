@@ -500,3 +500,114 @@ def test_each_column_sorted_in_c(tmp_path: Path, column: str, _native: None) -> 
     parsed = native.parse_file(path)
     assert parsed is not None and all(parsed.in_order)
     _assert_same(*_both(path))
+
+
+# -- majority vote's packed passes and the label gather (session 5, part 2) ------------------------
+
+def _spy(monkeypatch: pytest.MonkeyPatch, names: list[str]) -> dict[str, int]:
+    """Count the calls of the library's functions `names` (ctypes functions are attributes)."""
+    lib, calls = native.library(), {}
+    for name in names:
+        function = getattr(lib, name)
+
+        def counted(*args, _name=name, _function=function):
+            calls[_name] = calls.get(_name, 0) + 1
+            return _function(*args)
+
+        monkeypatch.setattr(lib, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize(("n_items", "n_annotators", "k", "packed"), [
+    (30_000, 400, 3, True),          # 15 + 11 bits: packed records
+    (2**16, 2**15, 2, True),         # 16 + 16 bits: all 32 used
+    (2**16 + 1, 2**15, 2, False),    # 17 + 16 bits: the three code arrays, as before
+    ((1 << 20) + 1, 5_000, 3, False),  # 21 + 14 bits: the three code arrays, as before
+])
+def test_majority_vote_packed_or_not_same_bits(n_items: int, n_annotators: int, k: int, packed: bool,
+                                               monkeypatch: pytest.MonkeyPatch, _native: None) -> None:
+    rng = np.random.default_rng(n_items)
+    n = 60_000
+    items = rng.integers(0, min(n_items, 200_000), n)
+    items[:2] = n_items - 1, 0  # the highest item code
+    annotators = rng.integers(0, n_annotators, n)
+    annotators[0] = n_annotators - 1
+    labels = rng.integers(0, k, n)
+    kwargs = {"n_items": n_items, "n_annotators": n_annotators, "n_classes": k}
+    calls = _spy(monkeypatch, ["qn_vote_pass", "qn_vote_pass_packed", "qn_share_sums_packed", "qn_weight_sums_packed",
+                               "qn_share_sums", "qn_weight_sums"])
+    a = _votes(monkeypatch, "1", items, annotators, labels, **kwargs)
+    assert set(calls) == ({"qn_vote_pass_packed", "qn_share_sums_packed", "qn_weight_sums_packed"} if packed
+                          else {"qn_vote_pass", "qn_share_sums", "qn_weight_sums"})
+    b = _votes(monkeypatch, "0", items, annotators, labels, **kwargs)
+    _assert_same_votes(a, b)
+
+
+def test_record_shift() -> None:
+    from labeling.aggregation.majority import _record_shift
+
+    assert _record_shift(100_000, 500, 3) == 17
+    assert _record_shift(1, 1, 1) == 0 and _record_shift(0, 0, 1) == 0
+    assert _record_shift(2**16, 2**15, 2) == 16 and _record_shift(2**16 + 1, 2**15, 2) is None
+    assert _record_shift(2**31, 1, 1) == 31 and _record_shift(2**31 + 1, 1, 1) is None  # never shift 32
+    assert _record_shift(1, 2**32, 1) == 0 and _record_shift(1, 2**32 + 1, 1) is None
+
+
+@pytest.mark.parametrize("bad", ["item", "annotator", "label"])
+def test_packed_pass_rejects_codes_out_of_range(bad: str, monkeypatch: pytest.MonkeyPatch, _native: None) -> None:
+    codes = {"items": [0, 1, 1], "annotators": [0, 1, 0], "labels": [0, 1, 2]}
+    codes[bad + "s"][2] = {"item": 2, "annotator": 2, "label": 3}[bad]
+    kwargs = {"n_items": 2, "n_annotators": 2, "n_classes": 3}
+    args = [np.array(codes[c], dtype=np.int64) for c in ("items", "annotators", "labels")]
+    calls = _spy(monkeypatch, ["qn_vote_pass_packed"])
+    a = _votes(monkeypatch, "1", *args, **kwargs)
+    assert calls == {"qn_vote_pass_packed": 1} and isinstance(a, str)
+    assert a == _votes(monkeypatch, "0", *args, **kwargs)
+
+
+def _take_cases() -> dict[str, tuple[pa.Array, np.ndarray]]:
+    rng = np.random.default_rng(3)
+    labels = pa.array(["bird", "cat", "dog"])
+    many = pa.array([f"name{i}" * (1 + i % 5) for i in range(5_000)])  # over 4096 names, some over 16 bytes
+    return {
+        "labels": (labels, rng.integers(0, 3, 100_000)),
+        "long and empty names": (pa.array(["", "a" * 40, "b", "é猫" * 7]), rng.integers(0, 4, 1_000)),
+        "only empty names": (pa.array(["", ""]), rng.integers(0, 2, 50)),
+        "over 4096 names": (many, rng.integers(0, 5_000, 20_000)),
+        "sliced array": (many.slice(1_000, 40), rng.integers(0, 40, 3_000)),
+        "no codes": (labels, np.zeros(0, dtype=np.int64)),
+        "non-contiguous codes": (labels, rng.integers(0, 3, 2_000)[::2]),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_take_cases()))
+def test_take_strings_like_arrow(case: str, _native: None) -> None:
+    names, codes = _take_cases()[case]
+    taken = native.take_strings(names, codes)
+    assert taken is not None
+    taken.validate(full=True)
+    assert taken.equals(names.take(pa.array(codes)))
+
+
+@pytest.mark.parametrize("codes", [np.array([0, 3]), np.array([-1, 0]), np.array([0, 1], dtype=np.int32),
+                                   np.array([[0, 1]])])
+def test_take_strings_leaves_the_rest_to_arrow(codes: np.ndarray, _native: None) -> None:
+    names = pa.array(["bird", "cat", "dog"])
+    assert native.take_strings(names, codes) is None
+    assert native.take_strings(pa.array(["a", None]), np.array([0])) is None  # nulls
+    assert native.take_strings(pa.array(["a"], type=pa.large_string()), np.array([0])) is None
+
+
+def test_names_of_same_output_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _native: None) -> None:
+    enc = encode(read_answer_table(_write(tmp_path / "a.csv", "item,annotator,label\ni1,w1,cat\ni2,w1,dog\n")))
+    for codes in (np.array([1, 0, 1]), [1, 0], np.array([0, 1], dtype=np.int8)):
+        for switch in ("1", "0"):
+            monkeypatch.setenv(native.ENV, switch)
+            assert enc.names_of("label", codes).equals(enc.names_arrow("label").take(pa.array(codes)))
+    errors = []
+    for switch in ("1", "0"):
+        monkeypatch.setenv(native.ENV, switch)
+        with pytest.raises(pa.ArrowException) as info:
+            enc.names_of("label", np.array([0, 2]))
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1]

@@ -1,4 +1,5 @@
-"""Native fast path of the answers reader (and of majority vote's passes over the answers):
+"""Native fast path of the answers reader (and of majority vote's passes over the answers, and
+of gathering names by code, :func:`take_strings`):
 ``quorum_native.c``, compiled by ``make install`` (the
 Makefile's ``native`` rule) into ``_quorum_native.so`` next to it (git-ignored) and loaded with
 ctypes.
@@ -22,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 #: Must equal QN_ABI_VERSION in quorum_native.c.
-ABI_VERSION = 5
+ABI_VERSION = 6
 SOURCE = Path(__file__).with_name("quorum_native.c")
 LIBRARY = Path(__file__).with_name("_quorum_native.so")
 #: ``QUORUM_NATIVE=0`` (or false/no/off) forces the pyarrow path.
@@ -75,6 +76,11 @@ def _load() -> ctypes.CDLL | None:
         ("qn_break_ties", [p, p, p, n, n, p, p, p, p], None),
         ("qn_softmax_shift", [p, n, n, p], None),
         ("qn_softmax_finish", [p, n, n, p, p], None),
+        ("qn_vote_pass_packed", [p, p, p, n, n, n, n, p, p, p, p, p, p, p, n], ctypes.c_int),
+        ("qn_share_sums_packed", [p, n, n, n, n, p, p], None),
+        ("qn_weight_sums_packed", [p, n, n, n, n, p, p], None),
+        ("qn_take_offsets", [p, n, p, n, p], ctypes.c_int64),
+        ("qn_take_bytes", [p, p, n, p, n, p, p], None),
     ]:
         function = getattr(lib, name)
         function.restype = result
@@ -211,3 +217,28 @@ def remap(codes: np.ndarray, rank: np.ndarray) -> None:
     assert lib is not None and codes.dtype == np.int64 and rank.dtype == np.int64
     assert codes.flags.c_contiguous and rank.flags.c_contiguous and codes.flags.writeable
     lib.qn_remap(codes.ctypes.data, codes.size, rank.ctypes.data)
+
+
+def take_strings(names: pa.Array, codes: np.ndarray) -> pa.Array | None:
+    """``names.take(codes)`` for an Arrow string array without nulls and int64 codes, gathered in
+    C into buffers from Arrow's pool; None (use Arrow's take, which also names any error) when the
+    library is off or missing, the input is anything else, a code is out of range or the result
+    would pass 2 GB."""
+    lib = active()
+    if (lib is None or not isinstance(names, pa.StringArray) or names.null_count or not isinstance(codes, np.ndarray)
+            or codes.dtype != np.int64 or codes.ndim != 1):
+        return None
+    codes = np.ascontiguousarray(codes)
+    _, offsets_buffer, data_buffer = names.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=len(names) + 1, offset=4 * names.offset)
+    n = codes.size
+    out_offsets = _pooled(n + 1, np.int32)
+    total = lib.qn_take_offsets(offsets.ctypes.data, len(names), codes.ctypes.data, n, out_offsets.ctypes.data)
+    if total < 0:
+        return None
+    out_data = pa.allocate_buffer(total + 16)  # 16 bytes of room for whole-slot copies
+    data_address = data_buffer.address if data_buffer is not None else 0
+    if total:
+        lib.qn_take_bytes(offsets.ctypes.data, data_address, len(names), codes.ctypes.data, n,
+                          out_offsets.ctypes.data, out_data.address)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(out_offsets), out_data])
