@@ -873,6 +873,27 @@ void qn_take_bytes(const int32_t *names_offsets, const uint8_t *names_data, int6
  * as its NumPy/SciPy form, hence bit-identical results. Codes must already be checked to lie in
  * range (base.check_answers). Tables are C-ordered (n_items, k). */
 
+/* Per item, from its vote counts: answers, vote shares, the top count, the label with it (the
+ * first such; -1 without answers) and whether it is tied. */
+static void plurality(const int64_t *counts, int64_t n_items, int64_t k, int64_t *n_answers, double *shares,
+                      int64_t *best, int64_t *chosen, uint8_t *tied) {
+    for (int64_t i = 0; i < n_items; i++) {
+        const int64_t *c = counts + i * k;
+        int64_t total = c[0], top = c[0], at = 0, n_top = 1;
+        for (int64_t t = 1; t < k; t++) {
+            total += c[t];
+            if (c[t] > top) top = c[t], at = t, n_top = 1;
+            else if (c[t] == top) n_top++;
+        }
+        n_answers[i] = total;
+        double denominator = (double)(total > 1 ? total : 1);
+        for (int64_t t = 0; t < k; t++) shares[i * k + t] = (double)c[t] / denominator;
+        best[i] = top;
+        chosen[i] = total > 0 ? at : -1;
+        tied[i] = n_top > 1 && total > 0;
+    }
+}
+
 /* Pass 1: votes per (item, label) (counts), answers per item (n_answers), vote shares
  * counts / max(answers, 1), and per item the most votes (best), the lowest label with that many
  * (chosen; -1 on items without answers) and whether two or more labels have it on an answered
@@ -891,21 +912,7 @@ int qn_vote_pass(const int64_t *items, const int64_t *labels, int64_t n, int64_t
         counts[i * k + l]++;
     }
     if (bad) return 1;
-    for (int64_t i = 0; i < n_items; i++) {
-        const int64_t *c = counts + i * k;
-        int64_t total = c[0], top = c[0], at = 0, n_top = 1;
-        for (int64_t t = 1; t < k; t++) {
-            total += c[t];
-            if (c[t] > top) top = c[t], at = t, n_top = 1;
-            else if (c[t] == top) n_top++;
-        }
-        n_answers[i] = total;
-        double denominator = (double)(total > 1 ? total : 1);
-        for (int64_t t = 0; t < k; t++) shares[i * k + t] = (double)c[t] / denominator;
-        best[i] = top;
-        chosen[i] = total > 0 ? at : -1;
-        tied[i] = n_top > 1 && total > 0;
-    }
+    plurality(counts, n_items, k, n_answers, shares, best, chosen, tied);
     return 0;
 }
 
@@ -969,21 +976,7 @@ int qn_vote_pass_packed(const int64_t *items, const int64_t *annotators, const i
         record[j] = (uint32_t)(i | (a * (uint64_t)k + l) << shift);
     }
     if (bad) return 1;
-    for (int64_t i = 0; i < n_items; i++) {
-        const int64_t *c = counts + i * k;
-        int64_t total = c[0], top = c[0], at = 0, n_top = 1;
-        for (int64_t t = 1; t < k; t++) {
-            total += c[t];
-            if (c[t] > top) top = c[t], at = t, n_top = 1;
-            else if (c[t] == top) n_top++;
-        }
-        n_answers[i] = total;
-        double denominator = (double)(total > 1 ? total : 1);
-        for (int64_t t = 0; t < k; t++) shares[i * k + t] = (double)c[t] / denominator;
-        best[i] = top;
-        chosen[i] = total > 0 ? at : -1;
-        tied[i] = n_top > 1 && total > 0;
-    }
+    plurality(counts, n_items, k, n_answers, shares, best, chosen, tied);
     return 0;
 }
 
