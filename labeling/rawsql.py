@@ -17,6 +17,7 @@ PostgreSQL (``FOR UPDATE SKIP LOCKED``, data-modifying CTEs) the caller picks th
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Sequence
@@ -78,6 +79,7 @@ class _Statement:
 
 
 _STATEMENTS: dict[tuple[str, tuple[int, ...]], _Statement] = {}
+_NAMES = itertools.count()  # next() on it is atomic under the GIL
 
 
 def _statement(sql: str, types: tuple[int, ...]) -> _Statement:
@@ -95,7 +97,8 @@ def _statement(sql: str, types: tuple[int, ...]) -> _Statement:
                 out.append(part)
         if n != len(types):
             raise ProgrammingError(f"the statement has {n} placeholders but {len(types)} parameters were given")
-        found = _STATEMENTS[(sql, types)] = _Statement(b"quorum_%d" % len(_STATEMENTS), "".join(out).encode(), types)
+        # (a name from a counter, never len(): two threads may add statements at once)
+        found = _STATEMENTS[(sql, types)] = _Statement(b"quorum_%d" % next(_NAMES), "".join(out).encode(), types)
     return found
 
 

@@ -107,3 +107,22 @@ def test_a_parameter_of_another_type_is_refused_clearly():
     with pytest.raises(ProgrammingError, match="type object"):
         rawsql.fetchone("SELECT %s::text", [object()])
 
+
+
+def test_statements_made_by_many_threads_at_once_get_names_of_their_own():
+    import threading
+
+    names: list[bytes] = []
+    barrier = threading.Barrier(8)
+
+    def make(i: int) -> None:
+        barrier.wait()
+        for j in range(50):
+            names.append(rawsql._statement(f"SELECT {i} + {j} + %s", (rawsql._INT8,)).name)
+
+    threads = [threading.Thread(target=make, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(names) == len(set(names)) == 400
