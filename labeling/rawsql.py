@@ -113,6 +113,36 @@ class _Wire:
     def __init__(self, raw) -> None:
         self.raw, self.pgconn, self.prepared = raw, raw.pgconn, set()
 
+    @staticmethod
+    def of(db) -> _Wire:
+        """The wire of Django's connection ``db``, connected and not in a broken transaction."""
+        raw = _ready(db)
+        wire = getattr(db, "_quorum_wire", None)
+        if wire is None or wire.raw is not raw:
+            wire = db._quorum_wire = _Wire(raw)
+        return wire
+
+    def prepare(self, stmt: _Statement, psycopg) -> None:
+        """Prepare ``stmt`` on this connection unless it already is."""
+        if stmt.name not in self.prepared:
+            _check(self.pgconn.prepare(stmt.name, stmt.query, stmt.types), self.pgconn, psycopg)
+            self.prepared.add(stmt.name)
+
+    def begin_statement(self) -> bytes | None:
+        """psycopg's BEGIN when psycopg would send one now (outside autocommit, no transaction)."""
+        if not self.raw.autocommit and self.pgconn.transaction_status == _IDLE:
+            return self.raw._get_tx_start_command()
+        return None
+
+    def deallocated(self, result) -> bool:
+        """Whether ``result`` failed because the statement was deallocated behind our back (a
+        DISCARD ALL, or psycopg's rollback if something made psycopg prepare on this connection);
+        then every statement of this connection is prepared again on its next use."""
+        if result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == b"26000":
+            self.prepared.clear()
+            return True
+        return False
+
 
 def _wire(sql: str, params: Sequence[Any], db=None):
     """Run ``sql`` on PostgreSQL through libpq directly (psycopg's ``pgconn``), as a statement
@@ -127,31 +157,20 @@ def _wire(sql: str, params: Sequence[Any], db=None):
     autocommit, a BEGIN (psycopg's, with its isolation level) before the first statement."""
     import psycopg
 
-    db = db or connections[DEFAULT_DB_ALIAS]
-    raw = _ready(db)
-    wire = getattr(db, "_quorum_wire", None)
-    if wire is None or wire.raw is not raw:
-        wire = db._quorum_wire = _Wire(raw)
+    wire = _Wire.of(db or connections[DEFAULT_DB_ALIAS])
     types, values = _encode(params)
     stmt = _statement(sql, types)
     pgconn = wire.pgconn
-    if not raw.autocommit and pgconn.transaction_status == _IDLE:
-        _check(pgconn.exec_(raw._get_tx_start_command()), pgconn, psycopg)
-    if stmt.name not in wire.prepared:
-        _check(pgconn.prepare(stmt.name, stmt.query, stmt.types), pgconn, psycopg)
-        wire.prepared.add(stmt.name)
+    begin = wire.begin_statement()
+    if begin is not None:
+        _check(pgconn.exec_(begin), pgconn, psycopg)
+    wire.prepare(stmt, psycopg)
     result = pgconn.exec_prepared(stmt.name, values)
-    if (result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == b"26000"
-            and pgconn.transaction_status == _IDLE):
-        # Our statements were deallocated behind our back (a DISCARD ALL, or psycopg's rollback
-        # if something made psycopg prepare on this connection): prepare again and retry, which
-        # is safe outside a transaction. Inside one the error stands (the transaction is lost).
-        wire.prepared.clear()
-        _check(pgconn.prepare(stmt.name, stmt.query, stmt.types), pgconn, psycopg)
-        wire.prepared.add(stmt.name)
+    if wire.deallocated(result) and pgconn.transaction_status == _IDLE:
+        # Outside a transaction, preparing again and retrying is safe; inside one the error
+        # stands (the transaction is lost).
+        wire.prepare(stmt, psycopg)
         result = pgconn.exec_prepared(stmt.name, values)
-    elif result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == b"26000":
-        wire.prepared.clear()
     return _check(result, pgconn, psycopg), stmt
 
 
@@ -295,8 +314,7 @@ def fetch_many(steps: Sequence[Any], *, then: tuple[str, Sequence[Any]] | None =
 def _raise(result, db) -> None:
     import psycopg
 
-    if result.status == _FATAL_ERROR and result.error_field(_SQLSTATE) == b"26000":
-        db._quorum_wire.prepared.clear()  # deallocated behind our back: prepared again next time
+    db._quorum_wire.deallocated(result)
     _check(result, db._quorum_wire.pgconn, psycopg)
 
 
@@ -306,23 +324,19 @@ def _pipeline(db, steps: list) -> tuple[list, dict[int, Any]]:
 
     import psycopg
 
-    raw = _ready(db)
-    wire = getattr(db, "_quorum_wire", None)
-    if wire is None or wire.raw is not raw:
-        wire = db._quorum_wire = _Wire(raw)
+    wire = _Wire.of(db)
     pgconn = wire.pgconn
     sends: list[tuple[int | None, Any, Any]] = []  # (step index or None for BEGIN, what, values)
-    if not raw.autocommit and pgconn.transaction_status == _IDLE:
-        sends.append((None, raw._get_tx_start_command(), None))
+    begin = wire.begin_statement()
+    if begin is not None:
+        sends.append((None, begin, None))
     for index, step in enumerate(steps):
         if step is COMMIT:
             sends.append((index, b"COMMIT", None))
             continue
         types, values = _encode(step[1])
         stmt = _statement(step[0], types)
-        if stmt.name not in wire.prepared:  # once per connection, before the pipeline
-            _check(pgconn.prepare(stmt.name, stmt.query, stmt.types), pgconn, psycopg)
-            wire.prepared.add(stmt.name)
+        wire.prepare(stmt, psycopg)  # once per connection, before the pipeline
         sends.append((index, stmt, values))
     fd = pgconn.socket
 

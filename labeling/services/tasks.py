@@ -17,6 +17,7 @@ How the picker stays fast and correct (see docs/ARCHITECTURE.md, "Getting work")
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -187,6 +188,7 @@ _GUARD_SQL = "(SELECT ok FROM guard)"
 _ASYNC_COMMIT_CTE = "async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS v)"
 
 
+@functools.lru_cache(maxsize=None)  # a few fixed strings, built on every next task otherwise
 def _next_sql(order: str, *, gold: bool, async_commit: bool = False) -> str:
     lease = _lease_cte_sql(order, gold=gold, guard=_GUARD_SQL, tagged=True, async_commit=async_commit)
     assert lease.startswith("WITH ")
